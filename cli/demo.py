@@ -14,11 +14,11 @@ logger = logging.getLogger("vqnat.demo")
 @click.command()
 @click.option("--workdir", type=click.Path(file_okay=False), default="demo-run", show_default=True,
               help="Where every artifact goes; rerunning resumes the stages not yet finished.")
-@click.option("--preset", type=click.Choice(["tiny", "small"]), default="small", show_default=True,
+@click.option("--preset", type=click.Choice(["tiny", "small"]), default="tiny", show_default=True,
               help="Model size for the teacher and the vqnat model.")
-@click.option("--teacher-updates", type=click.IntRange(min=1), default=150, show_default=True,
+@click.option("--teacher-updates", type=click.IntRange(min=1), default=600, show_default=True,
               help="Updates for the AR teacher.")
-@click.option("--vqnat-updates", type=click.IntRange(min=1), default=150, show_default=True,
+@click.option("--vqnat-updates", type=click.IntRange(min=1), default=600, show_default=True,
               help="Updates for the vqnat model.")
 @click.option("--bottleneck", type=click.Choice(["vq", "ema", "soft_em", "dvq", "semhash"]), default="soft_em",
               show_default=True, help="Discrete bottleneck of the vqnat model.")

@@ -280,3 +280,27 @@ def test_fairseq_nat_steps_are_refinement_passes(bench_data, tmp_path):
     assert one_pass["steps"]["per_sentence"] == [1] * TEST_SENTENCES
     refined = measure_in_process(bench_data, checkpoint, iterations=3)
     assert all(1 <= steps <= 4 for steps in refined["steps"]["per_sentence"])
+
+
+def _child_peak_mb(queue) -> None:
+    from vqnat.bench.measure import peak_rss_mb
+
+    queue.put(peak_rss_mb())
+
+
+def test_peak_memory_of_a_spawned_system_excludes_its_parents_peak():
+    """Each system runs in a spawned process: its peak must not inherit the (larger) parent's."""
+    import multiprocessing
+
+    from vqnat.bench.measure import peak_rss_mb
+
+    ballast = np.ones(2 ** 28 // 8)  # 256 MiB touched in the parent only
+    parent_peak = peak_rss_mb()
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_child_peak_mb, args=(queue,))
+    child.start()
+    child_peak = queue.get(timeout=120)
+    child.join()
+    del ballast
+    assert 0 < child_peak < parent_peak - 200

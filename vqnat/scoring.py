@@ -18,6 +18,6 @@ def sacrebleu_score(hypotheses: Sequence[str], references: Sequence[str],
     """Corpus BLEU and sacreBLEU's signature (``tokenize='none'`` scores pre-tokenized text)."""
     from sacrebleu.metrics import BLEU
 
-    bleu = BLEU(tokenize=tokenize)
+    bleu = BLEU(tokenize=tokenize, force=tokenize == "none")  # pre-tokenized on purpose: no warning
     score = bleu.corpus_score(list(hypotheses), [list(references)])
     return score.score, str(bleu.get_signature())

@@ -25,8 +25,19 @@ logger = logging.getLogger("vqnat.bench")
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory so far.
+
+    Linux's VmHWM belongs to the current address space; ``ru_maxrss`` survives ``exec`` and would report
+    the peak of the (possibly much larger) process that spawned this one.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def summarize_ms(seconds: Sequence[float]) -> Dict[str, object]:
