@@ -10,6 +10,7 @@ from vqnat_cli.demo import demo
 from vqnat_cli.teacher_decode import teacher_decode
 from vqnat_cli.bench import bench
 from vqnat_cli.image import image
+from vqnat_cli.curves import curves
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,5 +23,5 @@ def cli(verbose: bool) -> None:
     )
 
 
-for command in (preprocess, teacher_decode, train, generate, bench, image, demo):
+for command in (preprocess, teacher_decode, train, generate, bench, curves, image, demo):
     cli.add_command(command)
