@@ -43,7 +43,8 @@ if [ ! -f "$WORK/data/manifest.json" ]; then
 fi
 
 # ---- 2. AR teacher: most of the CPU time goes here, the student can only be as good as it -------------------
-$VQNAT train teacher "$WORK/data" --save-dir "$WORK/teacher" --preset "$PRESET" --max-update "$TEACHER_UPDATES"
+$VQNAT train teacher "$WORK/data" --save-dir "$WORK/teacher" --preset "$PRESET" --max-update "$TEACHER_UPDATES" \
+    -- --warmup-updates 400 --lr 1e-3
 TEACHER="$WORK/teacher/checkpoint_best.pt"
 
 # ---- 3. distillation: the training split re-translated by the teacher (resumable, chunked) ------------------
@@ -51,7 +52,8 @@ $VQNAT teacher-decode --data "$WORK/data" --checkpoint "$TEACHER" --destdir "$WO
 
 # ---- 4. vqnat on the distilled data --------------------------------------------------------------------------
 $VQNAT train vqnat "$WORK/distilled" --save-dir "$WORK/vqnat" --preset "$PRESET" \
-    --bottleneck soft_em --num-samples 10 --max-update "$VQNAT_UPDATES"
+    --bottleneck soft_em --num-samples 10 --max-update "$VQNAT_UPDATES" \
+    -- --warmup-updates 400 --lr 1e-3 --train-padding none --em-decay 0.99 --restart-dead-codes
 MODEL="$WORK/vqnat/checkpoint_best.pt"
 
 # ---- 5. test translations with sacreBLEU -------------------------------------------------------------------
