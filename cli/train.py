@@ -35,12 +35,13 @@ def _common(function):
 def build_argv(data: str, save_dir: str, preset: str, max_update: Optional[int], seed: int,
                model_args: List[str], fairseq_args: Sequence[str]) -> List[str]:
     """The full fairseq-train command line: data, plugin, preset, run control, then the user's flags."""
-    from vqnat.presets import default_max_update
+    from vqnat.presets import default_max_update, save_interval_updates
     from vqnat_cli.fairseq_bridge import cuda_count, user_dir
 
     argv = [data, "--user-dir", user_dir(), *model_args, "--save-dir", save_dir, "--seed", str(seed),
             "--max-update", str(max_update or default_max_update(preset)),
-            "--no-epoch-checkpoints", "--log-format", "simple", "--log-interval", "25",
+            "--no-epoch-checkpoints", "--save-interval-updates", str(save_interval_updates(preset)),
+            "--keep-interval-updates", "1", "--log-format", "simple", "--log-interval", "25",
             "--skip-invalid-size-inputs-valid-test"]
     if cuda_count() == 0:
         argv.append("--cpu")

@@ -35,6 +35,17 @@ def default_max_update(preset: str) -> int:
     return _OPTIMISATION[preset][3]
 
 
+# updates between mid-epoch checkpoints: about 20 minutes of CPU training for tiny/small, a few GPU minutes for
+# base/big; an interrupted run resumes from the last one (fairseq alone saves only at epoch ends)
+_SAVE_INTERVAL_UPDATES = {"tiny": 200, "small": 200, "base": 2000, "big": 2000}
+
+
+def save_interval_updates(preset: str) -> int:
+    """How often a run of this preset writes ``checkpoint_last.pt`` between epoch ends."""
+    _check(preset)
+    return _SAVE_INTERVAL_UPDATES[preset]
+
+
 def optimisation_args(preset: str) -> List[str]:
     """Adam with inverse-sqrt warm-up, as in the Transformer and the paper (PAPER.md B.10)."""
     _check(preset)
