@@ -12,8 +12,11 @@ import click
 @click.option("--subset", default="train", show_default=True, help="Split to re-translate.")
 @click.option("--beam", type=click.IntRange(min=1), default=4, show_default=True, help="Teacher beam size.")
 @click.option("--lenpen", type=float, default=1.0, show_default=True, help="Length penalty.")
+@click.option("--max-len-a", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Longest output = a x source length + b tokens (fairseq's --max-len-a): bounds the time a "
+                   "weak teacher spends repeating itself, e.g. 1.5 with b = 10.")
 @click.option("--max-len-b", type=click.IntRange(min=1), default=200, show_default=True,
-              help="Longest output in tokens.")
+              help="Longest output = a x source length + b tokens (fairseq's --max-len-b).")
 @click.option("--max-tokens", type=click.IntRange(min=1), default=8000, show_default=True,
               help="Source tokens per batch (batches are sorted by length).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True,
@@ -28,7 +31,7 @@ import click
 @click.option("--cpu", is_flag=True, help="Use the CPU even when a GPU is present.")
 @click.option("--stop-after-chunks", type=click.IntRange(min=1), default=None, hidden=True,
               help="Stop after this many chunks (tests the resume path).")
-def teacher_decode(data, checkpoint, destdir, subset, beam, lenpen, max_len_b, max_tokens, batch_size,
+def teacher_decode(data, checkpoint, destdir, subset, beam, lenpen, max_len_a, max_len_b, max_tokens, batch_size,
                    chunk_size, num_shards, shard_id, no_valid_bleu, cpu, stop_after_chunks) -> None:
     """Re-translate a split with the AR teacher and write DESTDIR as a fairseq data directory."""
     from pathlib import Path
@@ -39,8 +42,8 @@ def teacher_decode(data, checkpoint, destdir, subset, beam, lenpen, max_len_b, m
 
     try:
         manifest = run(Path(data), Path(checkpoint), Path(destdir), subset=subset, beam=beam, lenpen=lenpen,
-                       max_len_b=max_len_b, batch_size=batch_size, max_tokens=max_tokens, chunk_size=chunk_size,
-                       num_shards=num_shards, shard_id=shard_id, stop_after_chunks=stop_after_chunks,
+                       max_len_a=max_len_a, max_len_b=max_len_b, batch_size=batch_size, max_tokens=max_tokens,
+                       chunk_size=chunk_size, num_shards=num_shards, shard_id=shard_id, stop_after_chunks=stop_after_chunks,
                        score_valid=not no_valid_bleu, cpu=cpu)
     except (DistillError, TranslationError, FileNotFoundError) as error:
         raise click.ClickException(str(error))

@@ -110,18 +110,18 @@ def valid_reference(toy_data, teacher, tmp_path_factory) -> Path:
     return destdir
 
 
-def fairseq_generate_train(data: Path, checkpoint: Path, results: Path) -> dict:
-    """fairseq's own generate on the train split: hypothesis pieces by sentence id."""
+def fairseq_generate_train(data: Path, checkpoint: Path, results: Path, subset: str = "train",
+                           extra=("--max-len-b", str(MAX_LEN_B), "--batch-size", "128")) -> dict:
+    """fairseq's own generate on a split (train unless told): hypothesis pieces by sentence id."""
     from fairseq import options
     from fairseq_cli import generate
     from vqnat_cli.fairseq_bridge import user_dir
 
-    argv = [str(data), "--user-dir", user_dir(), "--path", str(checkpoint), "--gen-subset", "train", "--cpu",
-            "--beam", str(BEAM), "--lenpen", str(LENPEN), "--max-len-b", str(MAX_LEN_B),
-            "--batch-size", "128", "--results-path", str(results)]
+    argv = [str(data), "--user-dir", user_dir(), "--path", str(checkpoint), "--gen-subset", subset, "--cpu",
+            "--beam", str(BEAM), "--lenpen", str(LENPEN), *extra, "--results-path", str(results)]
     generate.main(options.parse_args_and_arch(options.get_generation_parser(), input_args=argv))
     hypotheses = {}
-    for line in (results / "generate-train.txt").read_text(encoding="utf-8").splitlines():
+    for line in (results / f"generate-{subset}.txt").read_text(encoding="utf-8").splitlines():
         if line.startswith("H-"):
             sentence_id, _score, pieces = line.split("\t")
             hypotheses[int(sentence_id[2:])] = pieces
@@ -140,6 +140,33 @@ def test_targets_are_fairseq_generate_outputs_in_input_order(toy_data, teacher, 
     ours = [dictionary.string(tokens) for tokens in targets]
     assert [index for index in range(TRAIN_SIZE) if ours[index] != expected[index]] == []
     assert len(set(ours)) > TRAIN_SIZE // 2  # real translations, not one repeated line
+
+
+def test_max_len_a_bounds_outputs_by_source_length_as_fairseq_does(toy_data, teacher, tmp_path):
+    """a x source length + b, per sentence at batch size 1: identical to fairseq-generate with the same flags."""
+    from vqnat.distill import DistillRun
+    from vqnat.teacher_decode import length_limit
+
+    destdir = tmp_path / "bounded"
+    bound = ["--max-len-a", "0.5", "--max-len-b", "2"]
+    result = invoke("teacher-decode", "--data", toy_data, "--checkpoint", teacher, "--destdir", destdir, "--cpu",
+                    "--beam", BEAM, "--lenpen", LENPEN, "--subset", "valid", "--no-valid-bleu", "--batch-size", 1,
+                    *bound)
+    assert result.exit_code == 0, result.output
+    dictionary, targets = load_split(destdir, "valid", "tgt")
+    _, sources = load_split(destdir, "valid", "src")
+    manifest = json.loads((destdir / "manifest.json").read_text(encoding="utf-8"))
+    assert (manifest["max_len_a"], manifest["max_len_b"]) == (0.5, 2)
+    run = DistillRun(**{key: manifest[key] for key in DistillRun.__dataclass_fields__})
+    limits = [length_limit(run, len(source)) for source in sources]
+    lengths = [len(tokens) - 1 for tokens in targets]  # without EOS
+    assert all(length <= limit for length, limit in zip(lengths, limits))
+    at_limit = sum(length >= limit for length, limit in zip(lengths, limits))
+    assert manifest["outputs_at_length_limit"] == at_limit > 0  # the bound really cut some outputs
+
+    expected = fairseq_generate_train(toy_data, teacher, tmp_path / "fairseq", subset="valid",
+                                      extra=(*bound, "--batch-size", "1", "--required-batch-size-multiple", "1"))
+    assert [dictionary.string(tokens) for tokens in targets] == [expected[i] for i in range(VALID_SIZE)]
 
 
 def test_distilled_directory_copies_the_data_and_records_the_run(toy_data, teacher, distilled):

@@ -36,6 +36,7 @@ class DistillRun:
     subset: str
     beam: int
     lenpen: float
+    max_len_a: float
     max_len_b: int
     chunk_size: int
     num_sentences: int

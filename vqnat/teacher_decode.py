@@ -62,7 +62,7 @@ def check_dictionary(checkpoint: Path, data: Path) -> None:
 
 
 def teacher_decode(data: Path, checkpoint: Path, destdir: Path, subset: str = "train", beam: int = 4,
-                   lenpen: float = 1.0, max_len_b: int = 200, batch_size: int = 128,
+                   lenpen: float = 1.0, max_len_a: float = 0.0, max_len_b: int = 200, batch_size: int = 128,
                    max_tokens: Optional[int] = 8000, chunk_size: int = 2000, num_shards: int = 1,
                    shard_id: int = 0, stop_after_chunks: Optional[int] = None, score_valid: bool = True,
                    cpu: bool = False) -> Optional[dict]:
@@ -74,11 +74,11 @@ def teacher_decode(data: Path, checkpoint: Path, destdir: Path, subset: str = "t
         raise DistillError(f"checkpoint not found: {checkpoint}")
     check_dictionary(checkpoint, data)
     translator = Translator(str(checkpoint), str(data), batch_size=batch_size, max_tokens=max_tokens, cpu=cpu,
-                            beam=beam, lenpen=lenpen, max_len_b=max_len_b)
+                            beam=beam, lenpen=lenpen, max_len_a=max_len_a, max_len_b=max_len_b)
     sources = translator.split_sources(subset)
     dictionary = data / f"dict.{translator.target_lang}.txt"
     run = DistillRun(checkpoint_sha256=file_sha256(checkpoint), subset=subset, beam=beam, lenpen=lenpen,
-                     max_len_b=max_len_b, chunk_size=chunk_size, num_sentences=len(sources),
+                     max_len_a=max_len_a, max_len_b=max_len_b, chunk_size=chunk_size, num_sentences=len(sources),
                      dictionary_sha256=file_sha256(dictionary))
     destdir.mkdir(parents=True, exist_ok=True)
     claim_destination(destdir, run)
@@ -100,6 +100,15 @@ def teacher_decode(data: Path, checkpoint: Path, destdir: Path, subset: str = "t
     return finish(translator, data, destdir, run, targets, sources, summary, score_valid)
 
 
+def length_limit(run: DistillRun, source_length: int) -> int:
+    """The longest output the teacher may write for a source of ``source_length`` tokens (EOS included),
+    as fairseq's SequenceGenerator computes it: a * source length + b, without the EOS.
+
+    fairseq applies it to the longest source of each batch; batches are sorted by length, so the
+    sentence's own length is the bound that matters."""
+    return int(run.max_len_a * source_length + run.max_len_b)
+
+
 def finish(translator, data: Path, destdir: Path, run: DistillRun, targets: List[str], sources, summary: dict,
            score_valid: bool) -> dict:
     """Binarize the merged outputs, copy the rest of the data directory, and write the manifest."""
@@ -110,7 +119,8 @@ def finish(translator, data: Path, destdir: Path, run: DistillRun, targets: List
     manifest = {
         "kind": "distilled", "source_data": str(data.resolve()), **asdict(run),
         "empty_outputs": sum(1 for line in targets if not line.strip()),
-        "outputs_at_length_limit": sum(1 for line in targets if len(line.split()) >= run.max_len_b),
+        "outputs_at_length_limit": sum(1 for line, source in zip(targets, sources)
+                                       if len(line.split()) >= length_limit(run, len(source))),
         "last_run": summary,
     }
     if score_valid and (data / f"valid.{src}-{tgt}.{src}.idx").exists():
