@@ -31,8 +31,8 @@ import click
 @click.option("--cpu", is_flag=True, help="Use the CPU even when a GPU is present.")
 @click.option("--stop-after-chunks", type=click.IntRange(min=1), default=None, hidden=True,
               help="Stop after this many chunks (tests the resume path).")
-def teacher_decode(data, checkpoint, destdir, subset, beam, lenpen, max_len_a, max_len_b, max_tokens, batch_size,
-                   chunk_size, num_shards, shard_id, no_valid_bleu, cpu, stop_after_chunks) -> None:
+def teacher_decode(data, checkpoint, destdir, subset, beam, lenpen, max_len_a, max_len_b, max_tokens,
+                   batch_size, chunk_size, num_shards, shard_id, no_valid_bleu, cpu, stop_after_chunks) -> None:
     """Re-translate a split with the AR teacher and write DESTDIR as a fairseq data directory."""
     from pathlib import Path
 
