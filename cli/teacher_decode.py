@@ -43,8 +43,8 @@ def teacher_decode(data, checkpoint, destdir, subset, beam, lenpen, max_len_a, m
     try:
         manifest = run(Path(data), Path(checkpoint), Path(destdir), subset=subset, beam=beam, lenpen=lenpen,
                        max_len_a=max_len_a, max_len_b=max_len_b, batch_size=batch_size, max_tokens=max_tokens,
-                       chunk_size=chunk_size, num_shards=num_shards, shard_id=shard_id, stop_after_chunks=stop_after_chunks,
-                       score_valid=not no_valid_bleu, cpu=cpu)
+                       chunk_size=chunk_size, num_shards=num_shards, shard_id=shard_id,
+                       stop_after_chunks=stop_after_chunks, score_valid=not no_valid_bleu, cpu=cpu)
     except (DistillError, TranslationError, FileNotFoundError) as error:
         raise click.ClickException(str(error))
     if manifest is None:
