@@ -50,7 +50,8 @@ def demo(ctx: click.Context, workdir: str, preset: str, teacher_updates: int, vq
     teacher_checkpoint = teacher_dir / "checkpoint_last.pt"
     stage("3/6 distil the training split with the teacher (beam 4)")
     if not (distilled / "manifest.json").exists():
-        ctx.invoke(teacher_decode, data=str(data), checkpoint=str(teacher_checkpoint), destdir=str(distilled))
+        ctx.invoke(teacher_decode, data=str(data), checkpoint=str(teacher_checkpoint), destdir=str(distilled),
+                   max_len_a=1.5, max_len_b=10)
     stage("4/6 train vqnat on the distilled data")
     ctx.invoke(vqnat_command, data=str(distilled), save_dir=str(vqnat_dir), preset=preset,
                max_update=vqnat_updates, bottleneck=bottleneck, fairseq_args=())

@@ -37,7 +37,8 @@ $VQNAT train teacher "$WORK/data" --save-dir "$WORK/teacher" --preset "$PRESET" 
 TEACHER="$WORK/teacher/checkpoint_best.pt"
 
 # ---- 3. sequence-level distillation: the training split re-translated by the teacher --------------------------
-$VQNAT teacher-decode --data "$WORK/data" --checkpoint "$TEACHER" --destdir "$WORK/distilled" --beam "$BEAM"
+$VQNAT teacher-decode --data "$WORK/data" --checkpoint "$TEACHER" --destdir "$WORK/distilled" --beam "$BEAM" \
+    --max-len-a 1.5 --max-len-b 10
 
 # ---- 4. the Latent Transformer on the distilled data (soft EM, m = 10 samples) --------------------------------
 $VQNAT train vqnat "$WORK/distilled" --save-dir "$WORK/vqnat" --preset "$PRESET" \
