@@ -77,9 +77,10 @@ def claim_destination(destdir: Path, run: DistillRun) -> None:
     atomic_write_text(record, json.dumps(asdict(run), indent=2) + "\n")
 
 
-def decode_chunks(destdir: Path, translate: Callable[[int, int], List[str]], run: DistillRun,
+def decode_chunks(destdir: Path, translate: Callable[[int, int, Callable[[int], None]], List[str]], run: DistillRun,
                   chunks: List[int], stop_after: Optional[int] = None) -> dict:
-    """Translate the missing chunks among ``chunks``; ``translate(start, end)`` returns piece lines."""
+    """Translate the missing chunks among ``chunks``; ``translate(start, end, progress)`` returns piece lines
+    and calls ``progress(n)`` as it finishes n more sentences."""
     for index in chunks:  # temporary files a killed run of this shard left behind; never read
         for stale in (destdir / CHUNK_DIR).glob(f".{chunk_path(destdir, index).name}.*.tmp"):
             stale.unlink()
@@ -92,13 +93,14 @@ def decode_chunks(destdir: Path, translate: Callable[[int, int], List[str]], run
                unit="sent", desc="teacher-decode", dynamic_ncols=True)
     for finished, index in enumerate(todo, start=1):
         start, end = index * run.chunk_size, min((index + 1) * run.chunk_size, run.num_sentences)
-        lines = translate(start, end)
+        shown = bar.n
+        lines = translate(start, end, bar.update)
         if len(lines) != end - start or any("\n" in line for line in lines):
             raise DistillError(f"chunk {index}: expected {end - start} single-line outputs, got {len(lines)}")
         atomic_write_text(chunk_path(destdir, index), "".join(line + "\n" for line in lines))
         empty += sum(1 for line in lines if not line.strip())
         sentences += len(lines)
-        bar.update(len(lines))
+        bar.update(shown + len(lines) - bar.n)  # exact even if progress was reported unevenly
         if stop_after is not None and finished >= stop_after:
             bar.close()
             raise SystemExit(f"stopped after {finished} chunk(s) as asked")

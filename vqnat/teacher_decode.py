@@ -83,8 +83,8 @@ def teacher_decode(data: Path, checkpoint: Path, destdir: Path, subset: str = "t
     destdir.mkdir(parents=True, exist_ok=True)
     claim_destination(destdir, run)
 
-    def translate(start: int, end: int) -> List[str]:
-        return [translator.pieces(tokens) for tokens in translator.generate(sources[start:end])]
+    def translate(start: int, end: int, progress) -> List[str]:
+        return [translator.pieces(tokens) for tokens in translator.generate(sources[start:end], on_batch=progress)]
 
     num_chunks = -(-len(sources) // chunk_size)
     summary = decode_chunks(destdir, translate, run, shard_chunks(num_chunks, num_shards, shard_id),

@@ -9,7 +9,7 @@ import copy
 import logging
 import os
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import torch
 from fairseq import utils
@@ -104,9 +104,11 @@ class Translator:
             yield utils.apply_to_sample(lambda tensor: tensor.to(self.device), batch)
 
     @torch.inference_mode()
-    def generate(self, sources: Sequence[torch.LongTensor], generator=None,
-                 batch_size: Optional[int] = None) -> List[torch.LongTensor]:
-        """Best hypothesis (token ids, EOS removed) for every source, in input order."""
+    def generate(self, sources: Sequence[torch.LongTensor], generator=None, batch_size: Optional[int] = None,
+                 on_batch: Optional[Callable[[int], None]] = None) -> List[torch.LongTensor]:
+        """Best hypothesis (token ids, EOS removed) for every source, in input order.
+
+        ``on_batch(n)`` is called after each batch of n sentences (progress bars)."""
         generator = generator or self.generator
         eos = self.task.target_dictionary.eos()
         best: List[Optional[torch.LongTensor]] = [None] * len(sources)
@@ -116,6 +118,8 @@ class Translator:
                 if candidates:
                     tokens = candidates[0]["tokens"].cpu()
                     best[index] = tokens[tokens != eos]
+            if on_batch is not None:
+                on_batch(len(batch["id"]))
         missing = [index for index, tokens in enumerate(best) if tokens is None]
         if missing:
             raise TranslationError(f"{len(missing)} of {len(sources)} inputs got no hypothesis "
