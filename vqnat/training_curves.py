@@ -72,8 +72,9 @@ def plot_curves(curves: Mapping[str, Curve], out_png: Path, x: str = "num_update
     for name, curve in curves.items():
         axes[0].plot(*_series(curve.train, x, "nll_loss"), label=name)
         axes[1].plot(*_series(curve.valid, x, "nll_loss"), marker="o", label=name)
-        if has_codebook:
-            axes[2].plot(*_series(curve.train, x, "codebook_usage"), label=name)
+        usage = _series(curve.train, x, "codebook_usage")
+        if usage[0]:  # AR runs have no codebook: no empty legend entry
+            axes[2].plot(*usage, label=name)
     labels = ["training NLL (bits/token)", "validation NLL (bits/token)", "share of codes used"]
     for axis, label in zip(axes, labels):
         axis.set_xlabel("updates" if x == "num_updates" else "minutes")
