@@ -64,6 +64,12 @@ class VQNATConfig(FairseqDataclass):
     semhash_startup_steps: int = field(
         default=10000, metadata={"help": "semhash: updates until half the examples use discrete bits (PAPER A.8)"}
     )
+    latent_gradient_to_compressor: bool = field(
+        default=False,
+        metadata={"help": "let the latent predictor's loss reach the compressor through its straight-through "
+                          "inputs, as the paper's code does; by default the predictor reads detached code vectors "
+                          "(on real text the gradient drives the codebook to collapse)"},
+    )
     decoder_bidirectional: bool = field(
         default=False,
         metadata={"help": "full self-attention in the parallel decoder instead of the paper's causal self-attention "

@@ -147,12 +147,14 @@ class VQNATModel(BaseFairseqModel):
         latents, latent_mask = self.compressor(self.embed_scale * self.embed_tokens(target), covered_mask)
         bottleneck = self.bottleneck(latents, mask=latent_mask)  # latents (B, N, D)
         decoder_input, decoder_mask = self.decompressor(bottleneck.quantized, latent_mask)  # (B, L, D)
+        # the latent predictor is a prior over the codes: by default its loss trains it, not the codes
+        code_vectors = bottleneck.quantized if self.args.latent_gradient_to_compressor else bottleneck.quantized.detach()
         if self.training and teacher_forcing_prob > 0:
             decoder_input = self.teacher_force(decoder_input, target, teacher_forcing_prob)
         return {
             "token_logits": self.decode(decoder_input, decoder_mask, encoder_out),
             "target": target,
-            "latent_logits": self.latent_predictor(bottleneck.quantized, latent_mask, encoder_out),
+            "latent_logits": self.latent_predictor(code_vectors, latent_mask, encoder_out),
             "codes": self.bottleneck.join_codes(bottleneck.codes),
             "soft_labels": bottleneck.soft_labels,
             "latent_mask": latent_mask,
