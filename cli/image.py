@@ -112,7 +112,8 @@ def image() -> None:
 @click.option("--temperature", type=float, default=1.0, show_default=True, help="Soft EM: sampling temperature.")
 @click.option("--num-slices", type=click.IntRange(1), default=2, show_default=True, help="DVQ: number of codebooks.")
 @click.option("--projection", is_flag=True, help="DVQ: random projections instead of slices.")
-@click.option("--kmeans-init", is_flag=True, help="Initialise the codebook by k-means on the first batch.")
+@click.option("--kmeans-init", is_flag=True,
+              help="Initialise the codebook by k-means on the first batches (at least K vectors).")
 @click.option("--restart-dead", is_flag=True, help="Move dead codes onto recent encoder outputs.")
 @training_options(steps=10000, batch_size=64, lr=2e-4)
 @device_options

@@ -38,12 +38,24 @@ def test_kmeans_init_on_the_first_training_batch(kind):
     assert out.stats["usage"] == 1.0 and module.initialized
 
 
-def test_kmeans_init_needs_as_many_vectors_as_codes():
-    module = build_bottleneck("ema", dim=2, num_codes=8, kmeans_init=True)
-    mask = torch.zeros(4, 3, dtype=torch.bool)
-    mask[:2] = True  # 6 real vectors < 8 codes
+def test_kmeans_needs_as_many_vectors_as_clusters():
     with pytest.raises(ValueError, match="k-means init needs at least num_codes=8 vectors, got 6"):
-        module(torch.randn(4, 3, 2), mask=mask)
+        kmeans(torch.randn(6, 2), 8)
+
+
+def test_kmeans_init_pools_batches_until_it_has_as_many_vectors_as_codes():
+    x, labels = blobs(12, seed=0)  # three points per blob, two batches of six
+    module = build_bottleneck("ema", dim=2, num_codes=8, kmeans_init=True, decay=0.0).train()
+    start = module.codebook.clone()
+    module(x[:6])
+    assert not module.initialized and len(module.kmeans_pool) == 1
+    assert not torch.equal(module.codebook, start)  # the random codebook trains meanwhile
+    module(x[6:])
+    assert module.initialized and module.kmeans_pool == []
+    # k-means over all 12 pooled points: every code holds a point or a mean of points of one blob
+    blob_of_code = [labels[torch.cdist(code[None], x).argmin()] for code in module.codebook]
+    assert sorted(set(int(b) for b in blob_of_code)) == [0, 1, 2, 3]
+    assert "kmeans_pool" not in module.state_dict()
 
 
 @pytest.mark.parametrize("debias", [False, True])

@@ -38,7 +38,7 @@ class CodebookQuantizer(Fp32StateModule):
 
     Buffers (checkpointed): ``ema_count`` running per-call count of each code (the EM count C_k for EM kinds),
     ``num_updates`` training calls so far, ``initialized`` whether the first-update set-up (sync from rank 0,
-    optional k-means) has run.
+    optional k-means) is done.
     """
 
     fp32_buffers = ("codebook", "ema_count", "ema_sum")
@@ -87,6 +87,7 @@ class CodebookQuantizer(Fp32StateModule):
         self.register_buffer("ema_count", torch.zeros(count_shape))
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
         self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
+        self.kmeans_pool: List[Tensor] = []  # (G, n, d) inputs seen before a k-means initialisation (not saved)
 
     def codebook_shape(self) -> Tuple[int, ...]:
         """(K, D), or (n_d, K', D / n_d) for DVQ: the public shape of ``codebook``."""
@@ -239,10 +240,19 @@ class CodebookQuantizer(Fp32StateModule):
 
     @torch.no_grad()
     def initialize_(self, flat: Tensor, valid: Tensor) -> None:
-        """First training call: take rank 0's state, then optionally k-means the (gathered) batch (N, D)."""
+        """Before the first update: take rank 0's state; with k-means init, pool the (gathered) valid inputs
+        (N, D) of successive training calls until there are K' of them, then k-means them into the codebook.
+
+        Until then the codebook trains from its random start, so a first batch with fewer latents than codes
+        (a small CPU batch, say) only delays the k-means by a few updates.
+        """
         broadcast_(self.shared_state())
         if self.kmeans_init:
-            pooled = self.gather_valid_rows(self.group_inputs(flat), valid)  # (G, P, d)
+            self.kmeans_pool.append(self.gather_valid_rows(self.group_inputs(flat), valid))
+            pooled = torch.cat(self.kmeans_pool, dim=1)  # (G, P, d)
+            if pooled.shape[1] < self.codes_per_group:
+                return
+            self.kmeans_pool = []
             generator = self.generator()
             for group in range(self.groups):
                 centroids = kmeans(pooled[group], self.codes_per_group, self.kmeans_iterations, generator,

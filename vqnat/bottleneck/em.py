@@ -96,8 +96,8 @@ class HardEMQuantizer(EMQuantizerBase):
         epsilon: Laplace smoothing of the counts (1e-5).
         debias: bias-corrected EMAs started at zero (True) or the t2t initialisation (False); module docstring.
         dead_threshold: a code picked fewer times per call than this (running average) counts as dead.
-        kmeans_init: set the codebook by k-means on the first training batch, gathered over workers (needs >= K
-            vectors).
+        kmeans_init: set the codebook by k-means on the first training batches, gathered over workers and pooled
+            until there are K vectors.
         kmeans_iterations: Lloyd iterations after k-means++ seeding.
         restart_dead: every ``restart_interval`` training calls, move dead codes onto random batch vectors and
             reset their EMAs.

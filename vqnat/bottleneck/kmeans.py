@@ -41,7 +41,7 @@ def kmeans(
     if vectors.shape[0] < num_clusters:
         raise ValueError(
             f"k-means init needs at least num_codes={num_clusters} vectors, got {vectors.shape[0]} "
-            "(use a larger first batch or fewer codes)"
+            "(pool more batches or use fewer codes)"
         )
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
     vectors = vectors.float()

@@ -16,7 +16,7 @@ class VectorQuantizer(CodebookQuantizer):
         num_codes: K.
         beta: commitment weight (0.25).
         dead_threshold: a code picked fewer times per call than this (running average) counts as dead.
-        kmeans_init: set the codebook by k-means on the first training batch (needs >= K vectors).
+        kmeans_init: set the codebook by k-means on the first training batches (pooled until >= K vectors).
         kmeans_iterations: Lloyd iterations after k-means++ seeding.
         restart_dead: every ``restart_interval`` training calls, move dead codes onto random batch vectors.
         restart_interval: training calls between dead-code checks.

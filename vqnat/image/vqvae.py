@@ -35,7 +35,7 @@ class VQVAEConfig:
     temperature: float = 1.0  # soft-EM sampling temperature
     num_slices: int = 2  # n_d, codebooks of dvq
     projection: bool = False  # dvq: random projections instead of slices
-    kmeans_init: bool = False  # codebook kinds: k-means on the first batch
+    kmeans_init: bool = False  # codebook kinds: k-means on the first batches (at least K vectors)
     restart_dead: bool = False  # codebook kinds: move dead codes onto recent encoder outputs
     likelihood: str = "logistic"  # logistic | categorical
     num_mixtures: int = 5  # logistic components per subpixel

@@ -56,7 +56,8 @@ class VQNATConfig(FairseqDataclass):
         default=False, metadata={"help": "dvq with fixed random projections instead of slices (PAPER A.7)"}
     )
     kmeans_init: bool = field(
-        default=False, metadata={"help": "initialise the codebook by k-means on the first training batch"}
+        default=False,
+        metadata={"help": "initialise the codebook by k-means on the first training batches (as many as give K latents)"},
     )
     restart_dead_codes: bool = field(
         default=False, metadata={"help": "periodically move unused codes onto recent compressor outputs"}
