@@ -65,11 +65,11 @@ class VQNATConfig(FairseqDataclass):
     semhash_startup_steps: int = field(
         default=10000, metadata={"help": "semhash: updates until half the examples use discrete bits (PAPER A.8)"}
     )
-    latent_gradient_to_compressor: bool = field(
+    latent_predictor_detach: bool = field(
         default=False,
-        metadata={"help": "let the latent predictor's loss reach the compressor through its straight-through "
-                          "inputs, as the paper's code does; by default the predictor reads detached code vectors "
-                          "(on real text the gradient drives the codebook to collapse)"},
+        metadata={"help": "feed the latent predictor detached code vectors, so that its loss trains it but not the "
+                          "compressor. The paper's code lets that gradient through: it makes the codes predictable "
+                          "from the source, and on real text it can also pull the codebook into collapse"},
     )
     decoder_bidirectional: bool = field(
         default=False,

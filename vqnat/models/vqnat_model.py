@@ -147,8 +147,7 @@ class VQNATModel(BaseFairseqModel):
         latents, latent_mask = self.compressor(self.embed_scale * self.embed_tokens(target), covered_mask)
         bottleneck = self.bottleneck(latents, mask=latent_mask)  # latents (B, N, D)
         decoder_input, decoder_mask = self.decompressor(bottleneck.quantized, latent_mask)  # (B, L, D)
-        # the latent predictor is a prior over the codes: by default its loss trains it, not the codes
-        code_vectors = bottleneck.quantized if self.args.latent_gradient_to_compressor else bottleneck.quantized.detach()
+        code_vectors = bottleneck.quantized.detach() if self.args.latent_predictor_detach else bottleneck.quantized
         if self.training and teacher_forcing_prob > 0:
             decoder_input = self.teacher_force(decoder_input, target, teacher_forcing_prob)
         return {
