@@ -7,9 +7,10 @@ from tiny_model import tiny_model
 from vqnat.generation.generator import VQNATGenerator
 
 
-@pytest.mark.parametrize("kind", ["vq", "ema", "soft_em", "dvq", "semhash"])
-def test_each_bottleneck_kind_trains_and_generates(kind):
-    model = tiny_model(bottleneck=kind, num_samples=3).train()
+@pytest.mark.parametrize("kind,code_dim", [("vq", 0), ("ema", 0), ("soft_em", 0), ("dvq", 0), ("semhash", 0),
+                                           ("ema", 4), ("soft_em", 4)])
+def test_each_bottleneck_kind_trains_and_generates(kind, code_dim):
+    model = tiny_model(bottleneck=kind, num_samples=3, code_dim=code_dim).train()
     batch = tiny_batch(model)
     loss, _, log = make_criterion(model)(model, batch)
     loss.backward()
@@ -23,6 +24,17 @@ def test_each_bottleneck_kind_trains_and_generates(kind):
     for hypos in hypotheses:
         codes = hypos[0]["latent_codes"]
         assert codes.dtype == torch.long and 0 <= int(codes.min()) and int(codes.max()) < 64
+
+
+def test_factorized_codes_live_in_code_dim_and_decode_through_the_expansion():
+    model = tiny_model(bottleneck="ema", code_dim=4)
+    assert model.bottleneck.codebook.shape == (64, 4)
+    codes = torch.tensor([[3, 7]])
+    expected = model.code_expansion(model.bottleneck.codebook[codes])
+    torch.testing.assert_close(model.embed_codes(codes), expected)
+    assert model.embed_codes(codes).shape == (1, 2, 32)
+    with pytest.raises(ValueError, match="--code-dim must be >= 0"):
+        tiny_model(code_dim=-1)
 
 
 def test_unknown_option_values_name_the_flag():

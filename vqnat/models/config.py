@@ -44,6 +44,12 @@ class VQNATConfig(FairseqDataclass):
                           "dvq (decomposed VQ), semhash (improved semantic hashing)"},
     )
     codebook_size: int = field(default=4096, metadata={"help": "K: number of codes (a power of 2 for dvq/semhash)"})
+    code_dim: int = field(
+        default=0,
+        metadata={"help": "quantize a learned linear projection of each latent to this many dimensions and project "
+                          "the code vectors back to D (factorized codes, Yu et al. 2022); 0 quantizes the "
+                          "D-dimensional latents as the paper does"},
+    )
     num_samples: int = field(default=10, metadata={"help": "m: codes sampled per latent under soft_em (PAPER A.6)"})
     commitment_beta: float = field(default=0.25, metadata={"help": "beta: weight of the commitment loss (PAPER A.3)"})
     em_decay: float = field(

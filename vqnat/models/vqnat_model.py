@@ -15,7 +15,7 @@ from fairseq.dataclass.utils import gen_parser_from_dataclass
 from fairseq.models import BaseFairseqModel, register_model
 from fairseq.models.transformer import TransformerConfig, TransformerEncoderBase
 from fairseq.models.transformer.transformer_base import Embedding
-from torch import Tensor
+from torch import Tensor, nn
 
 from vqnat.bottleneck import build_bottleneck
 from vqnat.bottleneck.factory import BOTTLENECKS, accepted_options
@@ -56,6 +56,8 @@ def check_args(args: Namespace) -> None:
         raise ValueError(f"--embed-dim {args.embed_dim} must be divisible by --attention-heads {args.attention_heads}")
     if args.compress < 1:
         raise ValueError(f"--compress must be >= 1 (n_c stride-2 steps), got {args.compress}")
+    if args.code_dim < 0:
+        raise ValueError(f"--code-dim must be >= 0 (0: codes of the model width), got {args.code_dim}")
     if args.max_length_offset < 0:
         raise ValueError(f"--max-length-offset must be >= 0, got {args.max_length_offset}")
 
@@ -82,8 +84,11 @@ class VQNATModel(BaseFairseqModel):
         config = transformer_config(args, args.decoder_layers)
         self.encoder = TransformerEncoderBase(config, src_dict, encoder_embed)
         self.compressor = TargetCompressor(dim, args.compress, args.dropout)
+        code_dim = args.code_dim or dim
+        self.code_projection = nn.Linear(dim, code_dim) if args.code_dim else nn.Identity()  # latents -> codes
+        self.code_expansion = nn.Linear(code_dim, dim) if args.code_dim else nn.Identity()  # code vectors -> D
         try:
-            self.bottleneck = build_bottleneck(args.bottleneck, dim=dim, num_codes=args.codebook_size,
+            self.bottleneck = build_bottleneck(args.bottleneck, dim=code_dim, num_codes=args.codebook_size,
                                                **bottleneck_options(args))
         except ValueError as error:
             raise ValueError(f"--bottleneck {args.bottleneck} --codebook-size {args.codebook_size}: {error}") from None
@@ -145,9 +150,10 @@ class VQNATModel(BaseFairseqModel):
         target = F.pad(target, (0, width - target.size(1)), value=self.pad)  # (B, L)
         covered_mask = torch.arange(width, device=target.device)[None, :] < covered[:, None]  # (B, L)
         latents, latent_mask = self.compressor(self.embed_scale * self.embed_tokens(target), covered_mask)
-        bottleneck = self.bottleneck(latents, mask=latent_mask)  # latents (B, N, D)
-        decoder_input, decoder_mask = self.decompressor(bottleneck.quantized, latent_mask)  # (B, L, D)
-        code_vectors = bottleneck.quantized.detach() if self.args.latent_predictor_detach else bottleneck.quantized
+        bottleneck = self.bottleneck(self.code_projection(latents), mask=latent_mask)  # latents (B, N, D)
+        quantized = self.code_expansion(bottleneck.quantized)  # (B, N, D)
+        decoder_input, decoder_mask = self.decompressor(quantized, latent_mask)  # (B, L, D)
+        code_vectors = quantized.detach() if self.args.latent_predictor_detach else quantized
         if self.training and teacher_forcing_prob > 0:
             decoder_input = self.teacher_force(decoder_input, target, teacher_forcing_prob)
         return {
@@ -184,8 +190,8 @@ class VQNATModel(BaseFairseqModel):
         return F.linear(features, self.embed_tokens.weight)
 
     def embed_codes(self, codes: Tensor) -> Tensor:
-        """Joint codes (...) -> their codebook vectors (..., D)."""
-        return self.bottleneck.embed(self.bottleneck.split_codes(codes))
+        """Joint codes (...) -> their code vectors in the model width (..., D)."""
+        return self.code_expansion(self.bottleneck.embed(self.bottleneck.split_codes(codes)))
 
     def decode_codes(self, codes: Tensor, latent_mask: Tensor, encoder_out: EncoderOut) -> Tensor:
         """Codes (B, N) -> token logits (B, N * 2^n_c, V): decompress, then one decoder pass."""
