@@ -52,9 +52,11 @@ $VQNAT teacher-decode --data "$WORK/data" --checkpoint "$TEACHER" --destdir "$WO
     --max-len-a 1.5 --max-len-b 10
 
 # ---- 4. vqnat on the distilled data --------------------------------------------------------------------------
+# --latent-predictor-detach and --restart-dead-codes keep the codebook in use on this corpus (BENCHMARKS.md)
 $VQNAT train vqnat "$WORK/distilled" --save-dir "$WORK/vqnat" --preset "$PRESET" \
     --bottleneck soft_em --num-samples 10 --max-update "$VQNAT_UPDATES" \
-    -- --warmup-updates 400 --lr 1e-3 --train-padding none --em-decay 0.99 --restart-dead-codes
+    -- --warmup-updates 400 --lr 1e-3 --train-padding none --em-decay 0.99 --restart-dead-codes \
+    --latent-predictor-detach
 MODEL="$WORK/vqnat/checkpoint_best.pt"
 
 # ---- 5. test translations with sacreBLEU -------------------------------------------------------------------
