@@ -63,7 +63,8 @@ class VQNATConfig(FairseqDataclass):
     )
     kmeans_init: bool = field(
         default=False,
-        metadata={"help": "initialise the codebook by k-means on the first training batches (as many as give K latents)"},
+        metadata={"help": "initialise the codebook by k-means on the first training batches (as many as give K "
+                          "latents)"},
     )
     restart_dead_codes: bool = field(
         default=False, metadata={"help": "periodically move unused codes onto recent compressor outputs"}
