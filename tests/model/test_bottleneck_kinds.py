@@ -26,13 +26,17 @@ def test_each_bottleneck_kind_trains_and_generates(kind, code_dim):
         assert codes.dtype == torch.long and 0 <= int(codes.min()) and int(codes.max()) < 64
 
 
-def test_factorized_codes_live_in_code_dim_and_decode_through_the_expansion():
+def test_factorized_codes_decode_in_generation_as_in_training():
     model = tiny_model(bottleneck="ema", code_dim=4)
     assert model.bottleneck.codebook.shape == (64, 4)
-    codes = torch.tensor([[3, 7]])
-    expected = model.code_expansion(model.bottleneck.codebook[codes])
-    torch.testing.assert_close(model.embed_codes(codes), expected)
-    assert model.embed_codes(codes).shape == (1, 2, 32)
+    batch = tiny_batch(model)
+    with torch.no_grad():
+        out = model(**batch["net_input"], target=batch["target"])
+        encoder_out = model.encode(batch["net_input"]["src_tokens"], batch["net_input"]["src_lengths"])
+        regenerated = model.decode_codes(out["codes"], out["latent_mask"], encoder_out)
+    assert model.embed_codes(out["codes"]).shape == (*out["codes"].shape, 32)
+    mask = out["target"].ne(1)
+    torch.testing.assert_close(regenerated[mask], out["token_logits"][mask])
     with pytest.raises(ValueError, match="--code-dim must be >= 0"):
         tiny_model(code_dim=-1)
 

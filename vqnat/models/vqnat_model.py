@@ -150,7 +150,7 @@ class VQNATModel(BaseFairseqModel):
         target = F.pad(target, (0, width - target.size(1)), value=self.pad)  # (B, L)
         covered_mask = torch.arange(width, device=target.device)[None, :] < covered[:, None]  # (B, L)
         latents, latent_mask = self.compressor(self.embed_scale * self.embed_tokens(target), covered_mask)
-        bottleneck = self.bottleneck(self.code_projection(latents), mask=latent_mask)  # latents (B, N, D)
+        bottleneck = self.bottleneck(self.code_projection(latents), mask=latent_mask)  # (B, N, code dim)
         quantized = self.code_expansion(bottleneck.quantized)  # (B, N, D)
         decoder_input, decoder_mask = self.decompressor(quantized, latent_mask)  # (B, L, D)
         code_vectors = quantized.detach() if self.args.latent_predictor_detach else quantized
