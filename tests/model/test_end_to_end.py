@@ -81,3 +81,28 @@ def test_resumed_training_equals_uninterrupted_training_including_em_buffers(toy
         assert name in straight["model"]
     for name, value in straight["model"].items():
         torch.testing.assert_close(resumed["model"][name], value, msg=name)
+
+
+def test_oracle_codes_are_decoded_like_the_generators_own(ema_run, toy_data):
+    """The bench's oracle decodes each reference's codes with the generator's decoder: where the latent
+    predictor found all of a sentence's codes, both translations agree up to where a length limit cut one."""
+    from vqnat.bench.oracle import oracle_code_translations
+    from vqnat.translate import Translator
+
+    translator = Translator(str(ema_run / "checkpoint_last.pt"), str(toy_data))
+    oracle = oracle_code_translations(translator, "test", batch_size=16)
+    assert oracle["latent_correct"] / oracle["latents"] > 0.5
+    agreeing = 0
+    with torch.inference_mode():
+        for sample in translator.batches(translator.split_sources("test"), 8):
+            hypotheses = translator.task.inference_step(translator.generator, translator.hub.models, sample)
+            for index, candidates in zip(sample["id"].tolist(), hypotheses):
+                if not torch.equal(candidates[0]["latent_codes"].cpu(), oracle["codes"][index]):
+                    continue
+                agreeing += 1
+                generated = candidates[0]["tokens"].cpu()
+                generated = generated[generated != translator.task.target_dictionary.eos()].tolist()
+                decoded = oracle["tokens"][index].tolist()
+                shorter = min(len(generated), len(decoded))
+                assert generated[:shorter] == decoded[:shorter], index
+    assert agreeing >= 5

@@ -1,5 +1,8 @@
 """Measure one system: quality, latency at batch 1, throughput at larger batches, steps and memory.
 
+vqnat systems are also decoded from their references' own codes (``oracle.py``), untimed, after the
+memory peak is read.
+
 Runs inside the system's own process (see ``run.py``), so peak memory is this system's alone. Timing
 covers ``task.inference_step`` only: batches are built and moved to the device before the clock starts,
 hypotheses are read after it stops, and CUDA is synchronized on both sides when it is in use. Warm-up
@@ -17,6 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from vqnat.bench.oracle import oracle_quality
 from vqnat.bench.quality import bleu_scores
 from vqnat.bench.steps import DecoderStepCounter
 from vqnat.bench.systems import KINDS, SystemSpec
@@ -174,6 +178,10 @@ def measure_system(spec: SystemSpec, data: str, subset: str, batch_sizes: Sequen
                 entry, tokens = time_batches(timer, sources, batch_size, warmup, spec.name)
             entry["bleu"] = sacrebleu_score([translator.detokenize(t) for t in tokens], references)[0]
             throughput.append(entry)
+    memory = {"baseline_rss_mb": baseline_mb, "peak_rss_mb": peak_rss_mb(),
+              "cuda_peak_mb": (torch.cuda.max_memory_allocated(translator.device) / 2**20
+                               if translator.device.type == "cuda" else None)}
+    oracle = oracle_quality(translator, subset, references) if kind == "vqnat" else None  # after the peak
     hypotheses = [translator.detokenize(tokens) for tokens in single["tokens"]]
     lengths = [int(tokens.numel()) for tokens in single["tokens"]]
     return {
@@ -187,9 +195,8 @@ def measure_system(spec: SystemSpec, data: str, subset: str, batch_sizes: Sequen
                   "by_stack": single["steps_by_stack"]},
         "target_tokens": {"mean": float(np.mean(lengths)), "per_sentence": lengths},
         "throughput": throughput,
-        "memory": {"baseline_rss_mb": baseline_mb, "peak_rss_mb": peak_rss_mb(),
-                   "cuda_peak_mb": (torch.cuda.max_memory_allocated(translator.device) / 2**20
-                                    if translator.device.type == "cuda" else None)},
+        "memory": memory,
+        "oracle_codes": oracle,
         "load_seconds": load_seconds,
         "environment": environment_of_process(translator.device),
     }
