@@ -4,7 +4,7 @@ For each test sentence the bottleneck assigns codes to the reference (as in trai
 the decoder translates from those codes; the latent predictor, fed the reference's earlier codes, is
 scored on how often its most likely next code is the reference's. Oracle-code BLEU bounds what a
 better latent predictor could reach with this decoder; the gap to the system's BLEU is the latent
-predictor's share, the gap from oracle-code BLEU to a good AR model the autoencoder's.
+predictor's share (with the predicted length's), the gap from oracle-code BLEU to a good AR model the autoencoder's.
 """
 from typing import Dict, List, Sequence
 

@@ -69,7 +69,8 @@ def render_notes(report: Dict) -> List[str]:
         f"- BLEU: sacreBLEU on detokenized output (`{first['bleu_signature']}`); tok-BLEU: Moses-tokenized "
         f"hypotheses and references (`{first['tok_bleu_signature']}`).",
         "- BLEU, oracle codes (vqnat): sacreBLEU of the decoder given the codes the bottleneck assigns to "
-        "each reference, ended at the reference's length; the gap to BLEU is what the latent predictor loses"
+        "each reference, ended at the reference's length; the gap to BLEU is what the latent predictor (and "
+        "the predicted length) loses"
         + _latent_accuracies(report) + ".",
         f"- Latency: batch 1, every sentence, after {settings['warmup']} warm-up sentences; "
         f"{environment['threads']} torch thread(s) on {environment['device']} "
