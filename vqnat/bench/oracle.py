@@ -36,18 +36,19 @@ def oracle_code_translations(translator, subset: str, batch_size: int = 64) -> D
             batch = utils.apply_to_sample(lambda tensor: tensor.to(translator.device), batch)
             net_input, target = batch["net_input"], batch["target"]
             source_lengths = net_input["src_lengths"]
-            out = model(net_input["src_tokens"], source_lengths, target=target,
-                        autoencoder_lengths=autoencoder_lengths(padding, source_lengths, model.compress_steps))
-            mask = out["latent_mask"]
-            correct += int(((out["latent_logits"].argmax(-1) == out["codes"]) & mask).sum())
-            latents += int(mask.sum())
             encoder_out = model.encode(net_input["src_tokens"], source_lengths)
-            lprobs = torch.log_softmax(model.decode_codes(out["codes"], mask, encoder_out).float(), dim=-1)
+            _, bottleneck, quantized, mask = model.quantize_target(
+                target, autoencoder_lengths(padding, source_lengths, model.compress_steps))
+            reference_codes = model.bottleneck.join_codes(bottleneck.codes)  # (B, N)
+            latent_logits = model.latent_predictor(quantized, mask, encoder_out)
+            correct += int(((latent_logits.argmax(-1) == reference_codes) & mask).sum())
+            latents += int(mask.sum())
+            lprobs = torch.log_softmax(model.decode_codes(reference_codes, mask, encoder_out).float(), dim=-1)
             lprobs[..., [generator.pad, generator.bos]] = float("-inf")
             scores, best = lprobs.max(dim=-1)
             target_lengths = target.ne(generator.pad).sum(1)  # with EOS
             for row, index in enumerate(batch["id"].tolist()):
-                sentence_codes = out["codes"][row][mask[row]]
+                sentence_codes = reference_codes[row][mask[row]]
                 hypothesis = generator.hypothesis(best[row], scores[row], int(target_lengths[row]), sentence_codes,
                                                   scores.new_zeros(()))
                 tokens[index] = hypothesis["tokens"][hypothesis["tokens"] != generator.eos].cpu()

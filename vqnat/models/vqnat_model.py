@@ -145,13 +145,7 @@ class VQNATModel(BaseFairseqModel):
             raise ValueError("the vqnat model autoencodes the target in training; translate with its generator")
         encoder_out = self.encode(src_tokens, src_lengths)
         target_lengths = target.ne(self.pad).sum(1)
-        covered = target_lengths if autoencoder_lengths is None else torch.maximum(autoencoder_lengths, target_lengths)
-        width = int(latent_count(covered, self.compress_steps).max()) * 2**self.compress_steps
-        target = F.pad(target, (0, width - target.size(1)), value=self.pad)  # (B, L)
-        covered_mask = torch.arange(width, device=target.device)[None, :] < covered[:, None]  # (B, L)
-        latents, latent_mask = self.compressor(self.embed_scale * self.embed_tokens(target), covered_mask)
-        bottleneck = self.bottleneck(self.code_projection(latents), mask=latent_mask)  # (B, N, code dim)
-        quantized = self.code_expansion(bottleneck.quantized)  # (B, N, D)
+        target, bottleneck, quantized, latent_mask = self.quantize_target(target, autoencoder_lengths)
         decoder_input, decoder_mask = self.decompressor(quantized, latent_mask)  # (B, L, D)
         code_vectors = quantized.detach() if self.args.latent_predictor_detach else quantized
         if self.training and teacher_forcing_prob > 0:
@@ -168,6 +162,18 @@ class VQNATModel(BaseFairseqModel):
             "length_logits": self.length_predictor(encoder_out),
             "length_target": self.length_predictor.target_classes(target_lengths, src_lengths),
         }
+
+    def quantize_target(self, target: Tensor, autoencoder_lengths: Optional[Tensor] = None):
+        """Compress and quantize ``target`` (B, T): (target padded to (B, L), bottleneck output, its vectors
+        (B, N, D) in the model width, latent mask (B, N)); ``autoencoder_lengths`` as in ``forward``."""
+        target_lengths = target.ne(self.pad).sum(1)
+        covered = target_lengths if autoencoder_lengths is None else torch.maximum(autoencoder_lengths, target_lengths)
+        width = int(latent_count(covered, self.compress_steps).max()) * 2**self.compress_steps
+        target = F.pad(target, (0, width - target.size(1)), value=self.pad)  # (B, L)
+        covered_mask = torch.arange(width, device=target.device)[None, :] < covered[:, None]  # (B, L)
+        latents, latent_mask = self.compressor(self.embed_scale * self.embed_tokens(target), covered_mask)
+        bottleneck = self.bottleneck(self.code_projection(latents), mask=latent_mask)  # (B, N, code dim)
+        return target, bottleneck, self.code_expansion(bottleneck.quantized), latent_mask
 
     def teacher_force(self, decoder_input: Tensor, target: Tensor, prob: float) -> Tensor:
         """Replace each target position's decoder input by its token embedding with probability ``prob``."""
