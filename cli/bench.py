@@ -28,7 +28,8 @@ def bench(data, systems, subset, batch_sizes, threads, warmup, out_dir, cpu) -> 
     """Measure BLEU, latency, speed-up, decoder steps, throughput and peak memory of every --system.
 
     Each system runs in its own fresh process with the same threads and test set. vqnat systems are also
-    scored decoding from the codes of the references themselves (what a perfect latent predictor would give).
+    scored decoding from the codes of the references themselves (what a perfect latent predictor would give)
+    and from random codes (what a latent predictor at chance would give).
     """
     from vqnat.bench import BenchError, parse_batch_sizes, render_markdown, run_bench
 

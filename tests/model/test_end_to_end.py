@@ -106,3 +106,16 @@ def test_oracle_codes_are_decoded_like_the_generators_own(ema_run, toy_data):
                 shorter = min(len(generated), len(decoded))
                 assert generated[:shorter] == decoded[:shorter], index
     assert agreeing >= 5
+
+
+def test_the_decoder_reads_the_codes_random_ones_lose_the_translation(ema_run, toy_data):
+    """The bench's chance level: the same decoder given random codes instead of the reference's own."""
+    from vqnat.bench.oracle import oracle_quality
+    from vqnat.scoring import read_references
+    from vqnat.translate import Translator
+
+    translator = Translator(str(ema_run / "checkpoint_last.pt"), str(toy_data))
+    references = read_references(translator.raw_references("test"), len(translator.split_sources("test")))
+    quality = oracle_quality(translator, "test", references)
+    assert quality["bleu"] >= MIN_TOY_BLEU
+    assert quality["random_codes_bleu"] < quality["bleu"] - 20, quality

@@ -1,10 +1,12 @@
-"""Where a vqnat model loses BLEU: the decoder given the reference's own codes.
+"""Where a vqnat model loses BLEU: the decoder given the reference's own codes, and given random ones.
 
 For each test sentence the bottleneck assigns codes to the reference (as in training, without noise) and
 the decoder translates from those codes; the latent predictor, fed the reference's earlier codes, is
 scored on how often its most likely next code is the reference's. Oracle-code BLEU bounds what a
 better latent predictor could reach with this decoder; the gap to the system's BLEU is the latent
 predictor's share (with the predicted length's), the gap from oracle-code BLEU to a good AR model the autoencoder's.
+The same decoder given codes drawn uniformly at random (as many, same length) is the chance level: how much
+of the system's BLEU its latent predictor earns, and how much the decoder reads the codes at all.
 """
 from typing import Dict, List, Sequence
 
@@ -14,12 +16,13 @@ from fairseq import utils
 from vqnat.generation.length_rules import autoencoder_lengths
 
 
-def oracle_code_translations(translator, subset: str, batch_size: int = 64) -> Dict[str, object]:
+def oracle_code_translations(translator, subset: str, batch_size: int = 64, seed: int = 0) -> Dict[str, object]:
     """Hypotheses decoded from the reference codes of ``subset`` (input order) and the latent accuracy.
 
     Returns ``tokens`` (token ids per sentence, EOS removed), ``codes`` (the reference's codes per
-    sentence), ``latent_correct`` and ``latents``. Each hypothesis ends at its first EOS or after the
-    reference's length, as the generator ends at its length rule's.
+    sentence), ``random_tokens`` (decoded from uniformly random codes drawn with ``seed``),
+    ``latent_correct`` and ``latents``. Each hypothesis ends at its first EOS or after the reference's
+    length, as the generator ends at its length rule's.
     """
     task, model, generator = translator.task, translator.model, translator.generator
     task.load_dataset(subset)
@@ -29,7 +32,9 @@ def oracle_code_translations(translator, subset: str, batch_size: int = 64) -> D
                                       disable_iterator_cache=True).next_epoch_itr(shuffle=False)
     padding = getattr(task.cfg, "train_padding", "paper")
     tokens: List[torch.Tensor] = [None] * len(dataset)
+    random_tokens: List[torch.Tensor] = [None] * len(dataset)
     codes: List[torch.Tensor] = [None] * len(dataset)
+    draws = torch.Generator().manual_seed(seed)
     correct = latents = 0
     with torch.inference_mode():
         for batch in batches:
@@ -43,23 +48,28 @@ def oracle_code_translations(translator, subset: str, batch_size: int = 64) -> D
             latent_logits = model.latent_predictor(quantized, mask, encoder_out)
             correct += int(((latent_logits.argmax(-1) == reference_codes) & mask).sum())
             latents += int(mask.sum())
-            lprobs = torch.log_softmax(model.decode_codes(reference_codes, mask, encoder_out).float(), dim=-1)
-            lprobs[..., [generator.pad, generator.bos]] = float("-inf")
-            scores, best = lprobs.max(dim=-1)
+            random_codes = torch.randint(model.bottleneck.num_codes, reference_codes.shape, generator=draws)
             target_lengths = target.ne(generator.pad).sum(1)  # with EOS
+            for decoded, outputs in ((reference_codes, tokens), (random_codes.to(mask.device), random_tokens)):
+                lprobs = torch.log_softmax(model.decode_codes(decoded, mask, encoder_out).float(), dim=-1)
+                lprobs[..., [generator.pad, generator.bos]] = float("-inf")
+                scores, best = lprobs.max(dim=-1)
+                for row, index in enumerate(batch["id"].tolist()):
+                    hypothesis = generator.hypothesis(best[row], scores[row], int(target_lengths[row]),
+                                                      decoded[row][mask[row]], scores.new_zeros(()))
+                    outputs[index] = hypothesis["tokens"][hypothesis["tokens"] != generator.eos].cpu()
             for row, index in enumerate(batch["id"].tolist()):
-                sentence_codes = reference_codes[row][mask[row]]
-                hypothesis = generator.hypothesis(best[row], scores[row], int(target_lengths[row]), sentence_codes,
-                                                  scores.new_zeros(()))
-                tokens[index] = hypothesis["tokens"][hypothesis["tokens"] != generator.eos].cpu()
-                codes[index] = sentence_codes.cpu()
-    return {"tokens": tokens, "codes": codes, "latent_correct": correct, "latents": latents}
+                codes[index] = reference_codes[row][mask[row]].cpu()
+    return {"tokens": tokens, "codes": codes, "random_tokens": random_tokens, "latent_correct": correct,
+            "latents": latents}
 
 
 def oracle_quality(translator, subset: str, references: Sequence[str]) -> Dict[str, float]:
-    """sacreBLEU of the oracle-code translations and the latent predictor's teacher-forced accuracy."""
+    """sacreBLEU of the oracle-code and random-code translations; the latent predictor's teacher-forced accuracy."""
     from vqnat.scoring import sacrebleu_score
 
     oracle = oracle_code_translations(translator, subset)
-    bleu, _ = sacrebleu_score([translator.detokenize(tokens) for tokens in oracle["tokens"]], references)
-    return {"bleu": bleu, "latent_accuracy": oracle["latent_correct"] / max(oracle["latents"], 1)}
+    bleu, random_bleu = (sacrebleu_score([translator.detokenize(tokens) for tokens in oracle[key]], references)[0]
+                         for key in ("tokens", "random_tokens"))
+    return {"bleu": bleu, "random_codes_bleu": random_bleu,
+            "latent_accuracy": oracle["latent_correct"] / max(oracle["latents"], 1)}
