@@ -1,8 +1,9 @@
 """BLEU against latency, one labelled point per system, with the Pareto front drawn through the best."""
-import os
-import tempfile
+import io
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
+
+from vqnat.atomic import atomic_write_bytes
 
 
 def pareto_front(points: Sequence[Tuple[float, float]]) -> List[int]:
@@ -51,14 +52,6 @@ def plot_bleu_latency(systems: Sequence[Dict], path: Path, title: str) -> None:
     axes.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            figure.savefig(stream, format="png")
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    image = io.BytesIO()
+    figure.savefig(image, format="png")
+    atomic_write_bytes(Path(path), image.getvalue())
