@@ -93,6 +93,18 @@ def test_incremental_steps_match_the_teacher_forced_pass(model):
     torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-5, rtol=1e-5)
 
 
+def test_kept_positions_get_the_logits_of_the_full_decoder_pass(model):
+    _, batch = batch_of(model)
+    encoder_out = model.encode(batch["net_input"]["src_tokens"], batch["net_input"]["src_lengths"])
+    codes = torch.randint(0, 64, (len(SOURCE_LENGTHS), 3), generator=torch.Generator().manual_seed(1))
+    mask = torch.arange(3)[None, :] < torch.tensor([3, 1, 2, 3, 2])[:, None]
+    with torch.no_grad():
+        full = model.decode_codes(codes, mask, encoder_out)  # (B, 12, V)
+        kept = model.decode_codes(codes, mask, encoder_out, keep=7)
+    assert full.shape[1] == 12 and kept.shape == full[:, :7].shape
+    torch.testing.assert_close(kept, full[:, :7], atol=1e-5, rtol=1e-5)
+
+
 def test_full_width_beam_over_two_latents_is_exact_search(model):
     _, batch = batch_of(model, lengths=[6, 4], seed=9)
     encoder_out = model.encode(batch["net_input"]["src_tokens"], batch["net_input"]["src_lengths"])

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from tiny_model import collate, random_sentences, tiny_model, unsort
-from vqnat.models.conv_autoencoder import LatentDecompressor, TargetCompressor
+from vqnat.models.conv_autoencoder import ConvLayer, LatentDecompressor, TargetCompressor
 
 
 @pytest.mark.parametrize("steps", [1, 2, 3])
@@ -27,6 +27,21 @@ def test_compress_decompress_lengths_for_targets_of_1_to_40(steps):
     assert upsampled.shape == (40, width, 8)
     assert torch.equal(upsampled_mask.sum(1), expected_latents * factor)
     assert torch.all(latents[~latent_mask] == 0) and torch.all(upsampled[~upsampled_mask] == 0)
+
+
+@pytest.mark.parametrize("kernel,stride,length", [(3, 1, 1), (3, 1, 7), (1, 1, 5), (2, 2, 2), (2, 2, 12)])
+def test_conv_layer_computes_its_conv1d_and_trains_its_weight(kernel, stride, length):
+    torch.manual_seed(0)
+    layer = ConvLayer(6, 10, kernel, stride=stride, first_relu=False)
+    x = torch.randn(3, length, 6, requires_grad=True)
+
+    out = layer.convolve(x)
+    expected = layer.conv(x.transpose(1, 2)).transpose(1, 2)
+
+    assert out.shape == expected.shape == (3, length // stride, 10)
+    assert torch.allclose(out, expected, atol=1e-5)
+    out.sum().backward()
+    assert layer.conv.weight.grad is not None and layer.conv.weight.grad.abs().sum() > 0
 
 
 def test_padding_does_not_change_unpadded_outputs():

@@ -47,7 +47,8 @@ class VQNATGenerator:
         num_latents, max_lengths = decoding_lengths(self.length_rule, model, encoder_out, src_lengths)  # (B,)
         codes, code_scores = search_latents(model, encoder_out, num_latents, self.latent_beam)
         latent_mask = torch.arange(codes.size(1), device=codes.device)[None, :] < num_latents[:, None]
-        lprobs = F.log_softmax(model.decode_codes(codes, latent_mask, encoder_out).float(), dim=-1)  # (B, L, V)
+        logits = model.decode_codes(codes, latent_mask, encoder_out, keep=int(max_lengths.max()))  # (B, L, V)
+        lprobs = F.log_softmax(logits.float(), dim=-1)
         lprobs[..., self.pad] = float("-inf")
         lprobs[..., self.bos] = float("-inf")
         token_scores, tokens = lprobs.max(dim=-1)  # (B, L)

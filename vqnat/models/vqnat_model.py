@@ -185,22 +185,27 @@ class VQNATModel(BaseFairseqModel):
     def encode(self, src_tokens: Tensor, src_lengths: Tensor) -> EncoderOut:
         return self.encoder(src_tokens, src_lengths=src_lengths)
 
-    def decode(self, decoder_input: Tensor, mask: Tensor, encoder_out: EncoderOut) -> Tensor:
+    def decode(self, decoder_input: Tensor, mask: Tensor, encoder_out: EncoderOut,
+               keep: Optional[int] = None) -> Tensor:
         """The parallel decoder (PAPER B.7): (B, L, D) inputs -> (B, L, V) token logits in one pass.
 
-        A causal decoder reads its inputs shifted right by one position, as in the paper's code.
+        A causal decoder reads its inputs shifted right by one position, as in the paper's code. With
+        ``keep``, only the first ``keep`` positions get logits (generation never emits the rest, and the
+        output projection is a large part of a decoder pass).
         """
         if self.decoder.causal:
             decoder_input = shift_right(decoder_input)
         features = self.decoder(decoder_input, mask, encoder_out)
-        return F.linear(features, self.embed_tokens.weight)
+        return F.linear(features[:, :keep], self.embed_tokens.weight)
 
     def embed_codes(self, codes: Tensor) -> Tensor:
         """Joint codes (...) -> their code vectors in the model width (..., D)."""
         return self.code_expansion(self.bottleneck.embed(self.bottleneck.split_codes(codes)))
 
-    def decode_codes(self, codes: Tensor, latent_mask: Tensor, encoder_out: EncoderOut) -> Tensor:
-        """Codes (B, N) -> token logits (B, N * 2^n_c, V): decompress, then one decoder pass."""
+    def decode_codes(self, codes: Tensor, latent_mask: Tensor, encoder_out: EncoderOut,
+                     keep: Optional[int] = None) -> Tensor:
+        """Codes (B, N) -> token logits (B, N * 2^n_c, V), or of the first ``keep`` positions: decompress,
+        then one decoder pass."""
         decoder_input, mask = self.decompressor(self.embed_codes(codes), latent_mask)
-        return self.decode(decoder_input, mask, encoder_out)
+        return self.decode(decoder_input, mask, encoder_out, keep)
 
