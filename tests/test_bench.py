@@ -65,7 +65,7 @@ def test_bench_writes_table_json_and_png(bench_run):
     printed, out, report = bench_run
     table = (out / "bench.md").read_text(encoding="utf-8")
     assert table in printed
-    rows = [line for line in table.splitlines() if line.startswith("|")]
+    rows, stage_rows = [block.splitlines() for block in table.split("\n\n") if block.startswith("|")]
     header = [cell.strip() for cell in rows[0].strip("|").split("|")]
     assert header[:10] == ["System", "BLEU", "tok-BLEU", "BLEU, oracle codes", "BLEU, random codes",
                            "Latency median (ms)", "Latency p90 (ms)", "Speed-up vs beam", "Speed-up vs greedy",
@@ -75,6 +75,10 @@ def test_bench_writes_table_json_and_png(bench_run):
     assert [row.split("|")[4].strip() for row in rows[2:]] == ["–", "–"]  # no codes in an AR model
     assert [row.split("|")[5].strip() for row in rows[2:]] == ["–", "–"]
     assert all(len(row.strip("|").split("|")) == len(header) for row in rows)
+    assert [cell.strip() for cell in stage_rows[0].strip("|").split("|")] == [
+        "System", "Encoder (ms)", "Sequential decoder passes (ms)", "Parallel decoder (ms)", "Rest (ms)",
+        "Mean latency (ms)"]
+    assert [row.split("|")[1].strip() for row in stage_rows[2:]] == ["greedy", "beam3"]
 
     assert set(report) == {"format_version", "settings", "environment", "references", "systems"}
     assert report["settings"]["batch_sizes"] == [1, 4] and report["environment"]["threads"] == 1
@@ -125,6 +129,56 @@ def test_ar_steps_are_one_decoder_call_per_output_token(bench_run):
     beam = systems["beam3"]
     assert all(steps >= length + 1 for steps, length in
                zip(beam["steps"]["per_sentence"], beam["target_tokens"]["per_sentence"]))
+
+
+def assert_stages_add_up(system, present, absent):
+    """Each sentence's stages add up to its latency; the named stages took time, the others none."""
+    stages = system["latency_by_stage_ms"]
+    assert set(stages) == {"encoder", "sequential", "parallel", "rest"}
+    total = np.sum([stages[name]["per_sentence"] for name in stages], axis=0)
+    np.testing.assert_allclose(total, system["latency_ms"]["per_sentence"], rtol=1e-9, atol=1e-9)
+    assert min(stages["rest"]["per_sentence"]) >= -1e-9
+    assert all(min(stages[name]["per_sentence"]) > 0 for name in present)
+    assert all(max(stages[name]["per_sentence"]) == 0 for name in absent)
+    assert sum(stages[name]["mean"] for name in stages) == pytest.approx(system["latency_ms"]["mean"])
+
+
+@pytest.mark.slow
+def test_ar_latency_is_encoder_and_sequential_decoder_passes(bench_run):
+    for system in bench_run[2]["systems"]:
+        assert_stages_add_up(system, present=("encoder", "sequential"), absent=("parallel",))
+
+
+def test_stage_timer_counts_nested_calls_once_and_gives_the_methods_back(monkeypatch):
+    from torch import nn
+
+    from vqnat.bench import stages
+
+    class Stack(nn.Module):
+        def __init__(self, inner=None):
+            super().__init__()
+            self.inner = [inner]  # not a submodule
+
+        def forward(self, x):
+            return self.inner[0](x) + 1 if self.inner[0] is not None else x + 1
+
+    model = nn.Module()
+    model.encoder = Stack()
+    model.decoder = Stack(inner=model.encoder)  # a decoder pass that runs the encoder inside it
+    ticks = iter(range(100))
+    monkeypatch.setattr(stages.time, "perf_counter", lambda: float(next(ticks)))
+    timer = stages.StageTimer(model, "ar")
+    assert int(model.encoder(torch.zeros(1))) == 1
+    for _ in range(3):
+        assert int(model.decoder.forward(torch.zeros(1))) == 2  # direct calls are timed too
+    assert timer.seconds == {"encoder": 1.0, "sequential": 3.0, "parallel": 0.0}
+    timer.reset()
+    assert timer.seconds == {"encoder": 0.0, "sequential": 0.0, "parallel": 0.0}
+    timer.remove()
+    assert "forward" not in vars(model.encoder) and "forward" not in vars(model.decoder)
+    assert int(model.decoder(torch.zeros(1))) == 2 and timer.seconds["sequential"] == 0.0
+    with pytest.raises(ValueError, match="kind 'lm'"):
+        stages.StageTimer(model, "lm")
 
 
 @pytest.mark.slow
@@ -271,6 +325,7 @@ def test_vqnat_steps_are_one_latent_predictor_pass_per_latent_plus_one_decoder_p
     assert min(latents) >= 1
     assert result["steps"]["per_sentence"] == [count + 1 for count in latents]
     assert result["steps"]["by_stack"] == {"decoder": TEST_SENTENCES, "latent_predictor.decoder": sum(latents)}
+    assert_stages_add_up(result, present=("encoder", "sequential", "parallel"), absent=())
     oracle = result["oracle_codes"]
     assert 0 <= oracle["bleu"] <= 100 and 0 <= oracle["random_codes_bleu"] <= 100
     assert 0 <= oracle["latent_accuracy"] <= 1
@@ -284,6 +339,7 @@ def test_fairseq_nat_steps_are_refinement_passes(bench_data, tmp_path):
     one_pass = measure_in_process(bench_data, checkpoint, iterations=0)
     assert one_pass["kind"] == "nat"
     assert one_pass["steps"]["per_sentence"] == [1] * TEST_SENTENCES
+    assert_stages_add_up(one_pass, present=("encoder", "parallel"), absent=("sequential",))
     refined = measure_in_process(bench_data, checkpoint, iterations=3)
     assert all(1 <= steps <= 4 for steps in refined["steps"]["per_sentence"])
 

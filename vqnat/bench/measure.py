@@ -1,4 +1,4 @@
-"""Measure one system: quality, latency at batch 1, throughput at larger batches, steps and memory.
+"""Measure one system: quality, latency at batch 1 (and by stage), throughput at larger batches, steps and memory.
 
 vqnat systems are also decoded from their references' own codes and from random ones (``oracle.py``),
 untimed, after the memory peak is read.
@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from vqnat.bench.oracle import oracle_quality
 from vqnat.bench.quality import bleu_scores
+from vqnat.bench.stages import STAGES, StageTimer
 from vqnat.bench.steps import DecoderStepCounter
 from vqnat.bench.systems import KINDS, SystemSpec
 
@@ -92,26 +93,45 @@ def _check_complete(tokens: list, label: str) -> None:
                                f"(first: input {missing[0]})")
 
 
-def time_sentences(timer: GenerationTimer, sources: Sequence[torch.Tensor], warmup: int, label: str) -> Dict:
-    """Batch 1 over every source: per-sentence latency, decoder steps and best tokens, in input order."""
+def time_sentences(timer: GenerationTimer, sources: Sequence[torch.Tensor], warmup: int, label: str,
+                   kind: str) -> Dict:
+    """Batch 1 over every source: per-sentence latency, its stages, decoder steps and best tokens, in input
+    order."""
     samples = list(timer.translator.batches(sources, 1))
     timer.warm_up(samples, warmup)
     size = len(sources)
     seconds, steps, tokens = [0.0] * size, [0] * size, [None] * size
+    stages: Dict[str, List[float]] = {stage: [0.0] * size for stage in STAGES}
     by_stack: Dict[str, int] = {}
-    counter = DecoderStepCounter(timer.translator.model)
+    model = timer.translator.model
+    counter = DecoderStepCounter(model)
+    stage_timer = StageTimer(model, kind, (lambda: torch.cuda.synchronize(timer.translator.device))
+                             if timer.cuda else None)
     try:
         for sample in tqdm(samples, desc=f"{label} batch 1", unit="sent", file=sys.stderr, mininterval=1.0):
             counter.reset()
+            stage_timer.reset()
             hypotheses, elapsed = timer.timed(sample)
             index = int(sample["id"][0])
             seconds[index], steps[index], tokens[index] = elapsed, counter.total, timer.best(hypotheses)[0]
             for name, count in counter.counts.items():
                 by_stack[name] = by_stack.get(name, 0) + count
+            for stage, spent in stage_timer.seconds.items():
+                stages[stage][index] = spent
     finally:
         counter.remove()
+        stage_timer.remove()
     _check_complete(tokens, f"{label} batch 1")
-    return {"seconds": seconds, "steps": steps, "tokens": tokens, "steps_by_stack": by_stack}
+    return {"seconds": seconds, "steps": steps, "tokens": tokens, "steps_by_stack": by_stack, "stages": stages}
+
+
+def summarize_stages(seconds: Sequence[float], stages: Dict[str, List[float]]) -> Dict[str, Dict[str, object]]:
+    """Mean milliseconds per sentence in each stage and in the rest of generation; they add up to the mean
+    latency."""
+    stages = dict(stages, rest=[total - sum(spent[index] for spent in stages.values())
+                                for index, total in enumerate(seconds)])
+    return {stage: {"mean": 1000.0 * float(np.mean(values)), "per_sentence": [1000.0 * value for value in values]}
+            for stage, values in stages.items()}
 
 
 def time_batches(timer: GenerationTimer, sources: Sequence[torch.Tensor], batch_size: int, warmup: int,
@@ -168,7 +188,7 @@ def measure_system(spec: SystemSpec, data: str, subset: str, batch_sizes: Sequen
     timer = GenerationTimer(translator, translator.generator)
     logger.info("%s: %s model, %d sentences, generation %s", spec.name, kind, len(sources), translator.generation)
     with torch.inference_mode():
-        single = time_sentences(timer, sources, warmup, spec.name)
+        single = time_sentences(timer, sources, warmup, spec.name, kind)
         throughput = []
         for batch_size in batch_sizes:
             if batch_size == 1:
@@ -191,6 +211,7 @@ def measure_system(spec: SystemSpec, data: str, subset: str, batch_sizes: Sequen
         "sentences": len(sources),
         **bleu_scores(hypotheses, references, translator.target_lang),
         "latency_ms": summarize_ms(single["seconds"]),
+        "latency_by_stage_ms": summarize_stages(single["seconds"], single["stages"]),
         "steps": {"mean": float(np.mean(single["steps"])), "per_sentence": single["steps"],
                   "by_stack": single["steps_by_stack"]},
         "target_tokens": {"mean": float(np.mean(lengths)), "per_sentence": lengths},

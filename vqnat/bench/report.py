@@ -53,6 +53,22 @@ def render_table(report: Dict) -> str:
     return "\n".join(lines)
 
 
+STAGE_COLUMNS = (("encoder", "Encoder"), ("sequential", "Sequential decoder passes"),
+                 ("parallel", "Parallel decoder"), ("rest", "Rest"))
+
+
+def render_stage_table(report: Dict) -> str:
+    """Mean batch-1 milliseconds per sentence in each stage (``stages.py``): where each speed-up comes from."""
+    header = ["System", *(f"{title} (ms)" for _, title in STAGE_COLUMNS), "Mean latency (ms)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    for system in report["systems"]:
+        stages = system["latency_by_stage_ms"]
+        cells = [system["name"], *(_ms(stages[stage]["mean"]) for stage, _ in STAGE_COLUMNS),
+                 _ms(system["latency_ms"]["mean"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _latent_accuracies(report: Dict) -> str:
     """``(latent predictor accuracy on the reference codes: name 1.2%, ...)`` or nothing without vqnat rows."""
     accuracies = [f"{system['name']} {100 * system['oracle_codes']['latent_accuracy']:.1f}%"
@@ -82,6 +98,11 @@ def render_notes(report: Dict) -> List[str]:
         f"AR greedy: {references['greedy'] or DASH}.",
         "- Steps: sequential decoder passes per sentence at batch 1 (counted with forward hooks; "
         "AR: one per output token including EOS; vqnat: latent predictor per latent + parallel decoder).",
+        "- Latency by stage (second table): mean batch-1 milliseconds per sentence in the encoder, in the "
+        "sequential decoder passes (AR decoder with its output projection; vqnat latent predictor with its code "
+        "softmax), in the parallel decoder (vqnat: decompression, decoder pass and token projection; fairseq "
+        "NAT: every refinement pass) and in the rest of generation (search, length prediction, hypotheses); "
+        "the four add up to the mean latency.",
         "- Throughput: target tokens exclude EOS; warm-up batch excluded.",
         ("- Peak GPU MB: torch.cuda.max_memory_allocated in the system's own process."
          if _uses_cuda(report) else
@@ -93,8 +114,8 @@ def render_notes(report: Dict) -> List[str]:
 
 
 def render_markdown(report: Dict) -> str:
-    """The table and its notes, as printed and as written to bench.md."""
-    return "\n".join([render_table(report), "", *render_notes(report)]) + "\n"
+    """The tables and their notes, as printed and as written to bench.md."""
+    return "\n".join([render_table(report), "", render_stage_table(report), "", *render_notes(report)]) + "\n"
 
 
 def write_reports(report: Dict, out_dir: Path) -> Dict[str, Path]:
