@@ -54,4 +54,4 @@ def plot_bleu_latency(systems: Sequence[Dict], path: Path, title: str) -> None:
 
     image = io.BytesIO()
     figure.savefig(image, format="png")
-    atomic_write_bytes(Path(path), image.getvalue())
+    atomic_write_bytes(path, image.getvalue())

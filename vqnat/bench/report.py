@@ -26,6 +26,12 @@ def _peak_mb(system: Dict, cuda: bool) -> float:
     return memory["cuda_peak_mb"] if cuda else memory["peak_rss_mb"]
 
 
+def _markdown_table(header: List[str], rows: List[List[str]]) -> str:
+    """A markdown table: the first column left-aligned, the (numeric) others right-aligned."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in rows])
+
+
 def render_table(report: Dict) -> str:
     """One row per system: BLEU (also from oracle and random codes), latency, speed-ups, steps, throughput,
     peak memory."""
@@ -36,7 +42,7 @@ def render_table(report: Dict) -> str:
     for size in large:
         header += [f"Sent/s @{size}", f"Tok/s @{size}"]
     header.append("Peak GPU MB" if cuda else "Peak MB")
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    rows = []
     for system in report["systems"]:
         by_size = {entry["batch_size"]: entry for entry in system["throughput"]}
         oracle = system.get("oracle_codes")
@@ -49,8 +55,8 @@ def render_table(report: Dict) -> str:
         for size in large:
             cells += [f"{by_size[size]['sentences_per_s']:.1f}", f"{by_size[size]['tokens_per_s']:.0f}"]
         cells.append(f"{_peak_mb(system, cuda):.0f}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append(cells)
+    return _markdown_table(header, rows)
 
 
 STAGE_COLUMNS = (("encoder", "Encoder"), ("sequential", "Sequential decoder passes"),
@@ -60,13 +66,9 @@ STAGE_COLUMNS = (("encoder", "Encoder"), ("sequential", "Sequential decoder pass
 def render_stage_table(report: Dict) -> str:
     """Mean batch-1 milliseconds per sentence in each stage (``stages.py``): where each speed-up comes from."""
     header = ["System", *(f"{title} (ms)" for _, title in STAGE_COLUMNS), "Mean latency (ms)"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    for system in report["systems"]:
-        stages = system["latency_by_stage_ms"]
-        cells = [system["name"], *(_ms(stages[stage]["mean"]) for stage, _ in STAGE_COLUMNS),
-                 _ms(system["latency_ms"]["mean"])]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = [[system["name"], *(_ms(system["latency_by_stage_ms"][stage]["mean"]) for stage, _ in STAGE_COLUMNS),
+             _ms(system["latency_ms"]["mean"])] for system in report["systems"]]
+    return _markdown_table(header, rows)
 
 
 def _latent_accuracies(report: Dict) -> str:
