@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from vqnat.bench import BenchError, parse_batch_sizes, parse_system
 from vqnat.bench.compare import add_speedups
-from vqnat.bench.plot import pareto_front
+from vqnat.bench.plot import bleu_latency_figure, label_bottoms, pareto_front
 from vqnat.bench.steps import DecoderStepCounter, decoder_stacks
 from vqnat_cli.bench import bench
 from vqnat_cli.main import cli
@@ -219,6 +219,29 @@ def test_pareto_front_keeps_only_unbeaten_points_fastest_first():
     points = [(10.0, 20.0), (12.0, 19.0), (30.0, 25.0), (90.0, 28.0), (95.0, 25.0), (30.0, 25.0)]
     assert pareto_front(points) == [0, 2, 5, 3]
     assert pareto_front([(5.0, 1.0)]) == [0]
+
+
+def test_label_bottoms_stack_labels_that_would_overlap_and_leave_the_others_on_their_points():
+    spans = [(0.0, 100.0), (10.0, 90.0), (50.0, 150.0), (500.0, 600.0)]
+    heights = [100.0, 104.0, 106.0, 105.0]  # 0, 1, 2 collide; 3 is far to the right
+    bottoms = label_bottoms(spans, heights, height=13.0)
+    centred = [h - 13.0 / 2 for h in heights]
+    assert bottoms[0] == centred[0] and bottoms[3] == centred[3]
+    assert bottoms[1] == bottoms[0] + 13.0 and bottoms[2] == bottoms[1] + 13.0
+
+
+def test_bleu_latency_plot_labels_of_clustered_systems_do_not_overlap_and_stay_in_the_figure():
+    systems = [{"name": f"vqnat-{k}k-updates", "latency_ms": {"median": 23.0 + 0.2 * k}, "bleu": 12.0 + 0.1 * k}
+               for k in range(5)] + [{"name": "ar-greedy", "latency_ms": {"median": 127.0}, "bleu": 18.0}]
+    from matplotlib.text import Text
+
+    figure = bleu_latency_figure(systems, "test")
+    renderer = figure.canvas.get_renderer()
+    labels = [text for text in figure.axes[0].texts if text.get_text() in {s["name"] for s in systems}]
+    boxes = [Text.get_window_extent(label, renderer) for label in labels]  # the text alone, not its leader line
+    assert len(boxes) == len(systems)
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert all(figure.bbox.contains(box.x0, box.y0) and figure.bbox.contains(box.x1, box.y1) for box in boxes)
 
 
 class ToyStack(torch.nn.Module):
