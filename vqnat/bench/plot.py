@@ -108,7 +108,7 @@ def annotate_points(figure, axes, names: Sequence[str], points: Sequence[Tuple[f
              for (x, _), width, left in zip(anchors, widths, on_left)]
     bottoms = label_bottoms(spans, [y for _, y in anchors], height)
     for name, point, (_, y), bottom, left in zip(names, points, anchors, bottoms, on_left):
-        moved = bottom + height / 2 - y > height / 2  # pushed off its point: draw a leader
+        moved = bottom > y  # pushed up off its point: draw a leader to it
         axes.annotate(name, point, xytext=(-LABEL_OFFSET_PX if left else LABEL_OFFSET_PX, bottom - y),
                       textcoords="offset pixels", fontsize=8, va="bottom", ha="right" if left else "left",
                       arrowprops=dict(arrowstyle="-", color="0.6", linewidth=0.6, shrinkA=0, shrinkB=3,
