@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from matplotlib.text import Text
 
 from vqnat.bench import BenchError, parse_batch_sizes, parse_system
 from vqnat.bench.compare import add_speedups
@@ -233,9 +234,8 @@ def test_label_bottoms_stack_labels_that_would_overlap_and_leave_the_others_on_t
 def test_bleu_latency_plot_labels_of_clustered_systems_do_not_overlap_and_stay_in_the_figure():
     systems = [{"name": f"vqnat-{k}k-updates", "latency_ms": {"median": 23.0 + 0.2 * k}, "bleu": 12.0 + 0.1 * k}
                for k in range(5)] + [{"name": "ar-greedy", "latency_ms": {"median": 127.0}, "bleu": 18.0}]
-    from matplotlib.text import Text
-
     figure = bleu_latency_figure(systems, "test")
+    figure.canvas.draw()  # as saving it does: annotations take their positions when drawn
     renderer = figure.canvas.get_renderer()
     labels = [text for text in figure.axes[0].texts if text.get_text() in {s["name"] for s in systems}]
     boxes = [Text.get_window_extent(label, renderer) for label in labels]  # the text alone, not its leader line
