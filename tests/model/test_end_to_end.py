@@ -83,29 +83,36 @@ def test_resumed_training_equals_uninterrupted_training_including_em_buffers(toy
         torch.testing.assert_close(resumed["model"][name], value, msg=name)
 
 
-def test_oracle_codes_are_decoded_like_the_generators_own(ema_run, toy_data):
-    """The bench's oracle decodes each reference's codes with the generator's decoder: where the latent
-    predictor found all of a sentence's codes, both translations agree up to where a length limit cut one."""
+def test_oracle_and_reference_length_decodings_match_the_generators_own(ema_run, toy_data):
+    """The bench's oracle decodes each reference's codes, and the latent predictor's codes for as many
+    latents as the reference has, with the generator's decoder: where the latent predictor found all of a
+    sentence's codes, or the generator decoded as many latents as the reference has, the translations
+    agree with the generator's up to where a length limit cut one of them."""
     from vqnat.bench.oracle import oracle_code_translations
     from vqnat.translate import Translator
 
     translator = Translator(str(ema_run / "checkpoint_last.pt"), str(toy_data))
     oracle = oracle_code_translations(translator, "test", batch_size=16)
     assert oracle["latent_correct"] / oracle["latents"] > 0.5
-    agreeing = 0
+    agreeing = {"tokens": 0, "reference_length_tokens": 0}
+    eos = translator.task.target_dictionary.eos()
     with torch.inference_mode():
         for sample in translator.batches(translator.split_sources("test"), 8):
             hypotheses = translator.task.inference_step(translator.generator, translator.hub.models, sample)
             for index, candidates in zip(sample["id"].tolist(), hypotheses):
-                if not torch.equal(candidates[0]["latent_codes"].cpu(), oracle["codes"][index]):
-                    continue
-                agreeing += 1
+                codes = candidates[0]["latent_codes"].cpu()
                 generated = candidates[0]["tokens"].cpu()
-                generated = generated[generated != translator.task.target_dictionary.eos()].tolist()
-                decoded = oracle["tokens"][index].tolist()
-                shorter = min(len(generated), len(decoded))
-                assert generated[:shorter] == decoded[:shorter], index
-    assert agreeing >= 5
+                generated = generated[generated != eos].tolist()
+                same = {"tokens": torch.equal(codes, oracle["codes"][index]),
+                        "reference_length_tokens": codes.numel() == oracle["codes"][index].numel()}
+                for key in agreeing:
+                    if not same[key]:
+                        continue
+                    agreeing[key] += 1
+                    decoded = oracle[key][index].tolist()
+                    shorter = min(len(generated), len(decoded))
+                    assert generated[:shorter] == decoded[:shorter], (key, index)
+    assert min(agreeing.values()) >= 5, agreeing
 
 
 def test_the_decoder_reads_the_codes_random_ones_lose_the_translation(ema_run, toy_data):

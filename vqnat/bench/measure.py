@@ -1,7 +1,7 @@
 """Measure one system: quality, latency at batch 1 (and by stage), throughput at larger batches, steps and memory.
 
-vqnat systems are also decoded from their references' own codes and from random ones (``oracle.py``),
-untimed, after the memory peak is read.
+vqnat systems are also decoded from their references' own codes, from random ones and from their own at
+the reference's length (``oracle.py``), untimed, after the memory peak is read.
 
 Runs inside the system's own process (see ``run.py``), so peak memory is this system's alone. Timing
 covers ``task.inference_step`` only: batches are built and moved to the device before the clock starts,

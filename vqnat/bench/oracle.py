@@ -1,18 +1,23 @@
-"""Where a vqnat model loses BLEU: the decoder given the reference's own codes, and given random ones.
+"""Where a vqnat model loses BLEU: the decoder given the reference's own codes, given random ones, and
+given the latent predictor's codes at the reference's length.
 
 For each test sentence the bottleneck assigns codes to the reference (as in training, without noise) and
 the decoder translates from those codes; the latent predictor, fed the reference's earlier codes, is
 scored on how often its most likely next code is the reference's. Oracle-code BLEU bounds what a
-better latent predictor could reach with this decoder; the gap to the system's BLEU is the latent
-predictor's share (with the predicted length's), the gap from oracle-code BLEU to a good AR model the autoencoder's.
-The same decoder given codes drawn uniformly at random (as many, same length) is the chance level: how much
-of the system's BLEU its latent predictor earns, and how much the decoder reads the codes at all.
+better latent predictor could reach with this decoder; the gap from oracle-code BLEU to a good AR model is
+the autoencoder's. The gap from the system's BLEU to oracle-code BLEU has two parts, split by decoding the
+latent predictor's own codes (searched as the generator does) for as many latents as the reference has and
+ending at the reference's length: what that gains over the system is the predicted length's share, the
+rest the codes'. The same decoder given codes drawn uniformly at random (as many, same length) is the
+chance level: how much of the system's BLEU its latent predictor earns, and how much the decoder reads
+the codes at all.
 """
 from typing import Dict, List, Sequence
 
 import torch
 from fairseq import utils
 
+from vqnat.generation.latent_search import search_latents
 from vqnat.generation.length_rules import autoencoder_lengths
 
 
@@ -21,8 +26,9 @@ def oracle_code_translations(translator, subset: str, batch_size: int = 64, seed
 
     Returns ``tokens`` (token ids per sentence, EOS removed), ``codes`` (the reference's codes per
     sentence), ``random_tokens`` (decoded from uniformly random codes drawn with ``seed``),
-    ``latent_correct`` and ``latents``. Each hypothesis ends at its first EOS or after the reference's
-    length, as the generator ends at its length rule's.
+    ``reference_length_tokens`` (decoded from the latent predictor's codes, searched with the generator's
+    latent beam, as many as the reference has), ``latent_correct`` and ``latents``. Each hypothesis ends at
+    its first EOS or after the reference's length, as the generator ends at its length rule's.
     """
     task, model, generator = translator.task, translator.model, translator.generator
     task.load_dataset(subset)
@@ -33,6 +39,7 @@ def oracle_code_translations(translator, subset: str, batch_size: int = 64, seed
     padding = getattr(task.cfg, "train_padding", "paper")
     tokens: List[torch.Tensor] = [None] * len(dataset)
     random_tokens: List[torch.Tensor] = [None] * len(dataset)
+    reference_length_tokens: List[torch.Tensor] = [None] * len(dataset)
     codes: List[torch.Tensor] = [None] * len(dataset)
     draws = torch.Generator().manual_seed(seed)
     correct = latents = 0
@@ -49,8 +56,10 @@ def oracle_code_translations(translator, subset: str, batch_size: int = 64, seed
             correct += int(((latent_logits.argmax(-1) == reference_codes) & mask).sum())
             latents += int(mask.sum())
             random_codes = torch.randint(model.bottleneck.num_codes, reference_codes.shape, generator=draws)
+            predicted_codes, _ = search_latents(model, encoder_out, mask.sum(1), generator.latent_beam)
             target_lengths = target.ne(generator.pad).sum(1)  # with EOS
-            for decoded, outputs in ((reference_codes, tokens), (random_codes.to(mask.device), random_tokens)):
+            for decoded, outputs in ((reference_codes, tokens), (random_codes.to(mask.device), random_tokens),
+                                     (predicted_codes, reference_length_tokens)):
                 lprobs = torch.log_softmax(model.decode_codes(decoded, mask, encoder_out).float(), dim=-1)
                 lprobs[..., [generator.pad, generator.bos]] = float("-inf")
                 scores, best = lprobs.max(dim=-1)
@@ -60,16 +69,18 @@ def oracle_code_translations(translator, subset: str, batch_size: int = 64, seed
                     outputs[index] = hypothesis["tokens"][hypothesis["tokens"] != generator.eos].cpu()
             for row, index in enumerate(batch["id"].tolist()):
                 codes[index] = reference_codes[row][mask[row]].cpu()
-    return {"tokens": tokens, "codes": codes, "random_tokens": random_tokens, "latent_correct": correct,
-            "latents": latents}
+    return {"tokens": tokens, "codes": codes, "random_tokens": random_tokens,
+            "reference_length_tokens": reference_length_tokens, "latent_correct": correct, "latents": latents}
 
 
 def oracle_quality(translator, subset: str, references: Sequence[str]) -> Dict[str, float]:
-    """sacreBLEU of the oracle-code and random-code translations; the latent predictor's teacher-forced accuracy."""
+    """sacreBLEU of the oracle-code, random-code and reference-length translations; the latent predictor's
+    teacher-forced accuracy."""
     from vqnat.scoring import sacrebleu_score
 
     oracle = oracle_code_translations(translator, subset)
-    bleu, random_bleu = (sacrebleu_score([translator.detokenize(tokens) for tokens in oracle[key]], references)[0]
-                         for key in ("tokens", "random_tokens"))
-    return {"bleu": bleu, "random_codes_bleu": random_bleu,
+    bleu, random_bleu, reference_length_bleu = (
+        sacrebleu_score([translator.detokenize(tokens) for tokens in oracle[key]], references)[0]
+        for key in ("tokens", "random_tokens", "reference_length_tokens"))
+    return {"bleu": bleu, "random_codes_bleu": random_bleu, "reference_length_bleu": reference_length_bleu,
             "latent_accuracy": oracle["latent_correct"] / max(oracle["latents"], 1)}

@@ -33,12 +33,12 @@ def _markdown_table(header: List[str], rows: List[List[str]]) -> str:
 
 
 def render_table(report: Dict) -> str:
-    """One row per system: BLEU (also from oracle and random codes), latency, speed-ups, steps, throughput,
-    peak memory."""
+    """One row per system: BLEU (also at the reference's length, from oracle and from random codes), latency,
+    speed-ups, steps, throughput, peak memory."""
     cuda = _uses_cuda(report)
     large = [size for size in report["settings"]["batch_sizes"] if size > 1]
-    header = ["System", "BLEU", "tok-BLEU", "BLEU, oracle codes", "BLEU, random codes", "Latency median (ms)",
-              "Latency p90 (ms)", "Speed-up vs beam", "Speed-up vs greedy", "Steps / sent."]
+    header = ["System", "BLEU", "tok-BLEU", "BLEU, reference length", "BLEU, oracle codes", "BLEU, random codes",
+              "Latency median (ms)", "Latency p90 (ms)", "Speed-up vs beam", "Speed-up vs greedy", "Steps / sent."]
     for size in large:
         header += [f"Sent/s @{size}", f"Tok/s @{size}"]
     header.append("Peak GPU MB" if cuda else "Peak MB")
@@ -47,8 +47,8 @@ def render_table(report: Dict) -> str:
         by_size = {entry["batch_size"]: entry for entry in system["throughput"]}
         oracle = system.get("oracle_codes")
         cells = [system["name"], f"{system['bleu']:.2f}", f"{system['tok_bleu']:.2f}",
-                 DASH if oracle is None else f"{oracle['bleu']:.2f}",
-                 DASH if oracle is None else f"{oracle['random_codes_bleu']:.2f}",
+                 *(DASH if oracle is None else f"{oracle[key]:.2f}"
+                   for key in ("reference_length_bleu", "bleu", "random_codes_bleu")),
                  _ms(system["latency_ms"]["median"]), _ms(system["latency_ms"]["p90"]),
                  _speedup(system["speedup_vs_beam"]), _speedup(system["speedup_vs_greedy"]),
                  f"{system['steps']['mean']:.1f}"]
@@ -89,10 +89,12 @@ def render_notes(report: Dict) -> List[str]:
         f"- BLEU: sacreBLEU on detokenized output (`{first['bleu_signature']}`); tok-BLEU: Moses-tokenized "
         f"hypotheses and references (`{first['tok_bleu_signature']}`).",
         "- BLEU, oracle codes (vqnat): sacreBLEU of the decoder given the codes the bottleneck assigns to "
-        "each reference, ended at the reference's length; the gap to BLEU is what the latent predictor (and "
-        "the predicted length) loses"
-        + _latent_accuracies(report) + ". BLEU, random codes: the same decoder given as many codes drawn "
-        "uniformly at random, the chance level of the latent predictor.",
+        "each reference, ended at the reference's length; the gap to BLEU is what the latent predictor and "
+        "the predicted length lose"
+        + _latent_accuracies(report) + ". BLEU, reference length: the latent predictor's own codes, as many "
+        "as the reference's, ended at the reference's length; its gain over BLEU is the predicted length's "
+        "share of that gap, the rest is the codes'. BLEU, random codes: the same decoder given as many codes "
+        "drawn uniformly at random, the chance level of the latent predictor.",
         f"- Latency: batch 1, every sentence, after {settings['warmup']} warm-up sentences; "
         f"{environment['threads']} torch thread(s) on {environment['device']} "
         f"({environment['device_name'] if _uses_cuda(report) else environment['cpu_model']}).",
