@@ -26,6 +26,10 @@ setup(
         "matplotlib>=3.6",
         "scikit-image>=0.21",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={
+        "test": ["pytest>=7"],
+        # `vqnat bench`/`generate` engine=ct2: CTranslate2 decoding of AR checkpoints (tested with 4.8.5).
+        "ct2": ["ctranslate2>=4.8,<5"],
+    },
     entry_points={"console_scripts": ["vqnat = vqnat_cli.main:cli"]},
 )

@@ -35,7 +35,8 @@ def data_options(command):
 
 
 def device_options(command):
-    command = click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's).")(command)
+    command = click.option("--threads", type=click.IntRange(1), default=None,
+                           help="CPU threads for torch (default: this machine's cores).")(command)
     return click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
                         help="Where to run; cuda needs a GPU.")(command)
 
@@ -60,8 +61,9 @@ def training_options(steps: int, batch_size: int, lr: float):
 def setup_device(device: str, threads: Optional[int]) -> None:
     import torch
 
-    if threads:
-        torch.set_num_threads(threads)
+    from vqnat.threads import set_torch_threads, threads_per_process
+
+    set_torch_threads(threads or threads_per_process())
     if device == "cuda" and not torch.cuda.is_available():
         raise click.BadParameter("no CUDA device is available", param_hint="--device")
 

@@ -27,12 +27,16 @@ import click
               help="Split the work over this many machines (sharing --destdir or copied into it).")
 @click.option("--shard-id", type=click.IntRange(min=0), default=0, show_default=True,
               help="Which shard this run decodes.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="torch threads (default: this machine's cores divided by --num-shards, for shards run side "
+                   "by side on it; with one shard per machine give each its machine's cores).")
 @click.option("--no-valid-bleu", is_flag=True, help="Skip scoring the teacher on valid for the manifest.")
 @click.option("--cpu", is_flag=True, help="Use the CPU even when a GPU is present.")
 @click.option("--stop-after-chunks", type=click.IntRange(min=1), default=None, hidden=True,
               help="Stop after this many chunks (tests the resume path).")
 def teacher_decode(data, checkpoint, destdir, subset, beam, lenpen, max_len_a, max_len_b, max_tokens,
-                   batch_size, chunk_size, num_shards, shard_id, no_valid_bleu, cpu, stop_after_chunks) -> None:
+                   batch_size, chunk_size, num_shards, shard_id, threads, no_valid_bleu, cpu,
+                   stop_after_chunks) -> None:
     """Re-translate a split with the AR teacher and write DESTDIR as a fairseq data directory."""
     from pathlib import Path
 
@@ -44,7 +48,8 @@ def teacher_decode(data, checkpoint, destdir, subset, beam, lenpen, max_len_a, m
         manifest = run(Path(data), Path(checkpoint), Path(destdir), subset=subset, beam=beam, lenpen=lenpen,
                        max_len_a=max_len_a, max_len_b=max_len_b, batch_size=batch_size, max_tokens=max_tokens,
                        chunk_size=chunk_size, num_shards=num_shards, shard_id=shard_id,
-                       stop_after_chunks=stop_after_chunks, score_valid=not no_valid_bleu, cpu=cpu)
+                       stop_after_chunks=stop_after_chunks, score_valid=not no_valid_bleu, cpu=cpu,
+                       threads=threads)
     except (DistillError, TranslationError, FileNotFoundError) as error:
         raise click.ClickException(str(error))
     if manifest is None:
@@ -53,7 +58,8 @@ def teacher_decode(data, checkpoint, destdir, subset, beam, lenpen, max_len_a, m
     summary = manifest["last_run"]
     click.echo(f"distilled {manifest['num_sentences']} sentences into {destdir} "
                f"({summary['sentences']} decoded now in {summary['seconds']} s, "
-               f"{summary['sentences_per_second']} sentences/s; {manifest['empty_outputs']} empty, "
+               f"{summary['sentences_per_second']} sentences/s with {summary['threads']} thread(s); "
+               f"{manifest['empty_outputs']} empty, "
                f"{manifest['outputs_at_length_limit']} at the length limit)")
     if "teacher_valid_bleu" in manifest:
         bleu = manifest["teacher_valid_bleu"]

@@ -32,7 +32,7 @@ def invoke(*args):
 
 def decode_args(data, checkpoint, destdir, *extra):
     return ["teacher-decode", "--data", data, "--checkpoint", checkpoint, "--destdir", destdir, "--cpu",
-            "--beam", BEAM, "--lenpen", LENPEN, "--max-len-b", MAX_LEN_B, *extra]
+            "--beam", BEAM, "--lenpen", LENPEN, "--max-len-b", MAX_LEN_B, "--threads", 1, *extra]
 
 
 def valid_args(data, checkpoint, destdir, *extra):
@@ -88,7 +88,8 @@ def one_thread():
 @pytest.fixture(scope="module")
 def teacher(toy_data, tmp_path_factory) -> Path:
     save_dir = tmp_path_factory.mktemp("teacher")
-    result = invoke("train", "teacher", toy_data, "--save-dir", save_dir, "--preset", "tiny", "--max-update", 200)
+    result = invoke("train", "teacher", toy_data, "--save-dir", save_dir, "--preset", "tiny", "--max-update", 200,
+                    "--threads", 1)
     assert result.exit_code == 0, result.output
     return save_dir / "checkpoint_last.pt"
 
@@ -183,6 +184,7 @@ def test_distilled_directory_copies_the_data_and_records_the_run(toy_data, teach
     assert (manifest["subset"], manifest["beam"], manifest["lenpen"], manifest["max_len_b"]) == \
         ("train", BEAM, LENPEN, MAX_LEN_B)
     assert manifest["num_sentences"] == manifest["last_run"]["sentences"] == TRAIN_SIZE
+    assert manifest["last_run"]["threads"] == 1
     assert manifest["empty_outputs"] == lengths.count(0)
     assert manifest["outputs_at_length_limit"] == sum(length >= MAX_LEN_B for length in lengths)
     assert 0.0 <= manifest["teacher_valid_bleu"]["score"] <= 100.0
@@ -261,6 +263,26 @@ def test_shards_on_two_machines_merge_into_the_same_result(toy_data, teacher, va
     assert_same_result(machine_b, valid_reference)
 
 
+def test_shards_side_by_side_share_the_cores_unless_told_otherwise(toy_data, teacher, tmp_path):
+    """The decoding process runs the cores divided by --num-shards by default, --threads when given."""
+    import torch
+
+    from vqnat.threads import threads_per_process
+
+    one_chunk = ["--subset", "valid", "--chunk-size", VALID_CHUNK, "--no-valid-bleu", "--num-shards", 2,
+                 "--stop-after-chunks", 1]
+    base = ["teacher-decode", "--data", toy_data, "--checkpoint", teacher, "--cpu", *one_chunk]
+    try:
+        for destdir, extra, expected in ((tmp_path / "a", [], threads_per_process(2)),
+                                         (tmp_path / "b", ["--threads", 3], 3)):
+            torch.set_num_threads(5)
+            result = invoke(*base, "--destdir", destdir, *extra)
+            assert "stopped after 1 chunk" in result.output, result.output
+            assert torch.get_num_threads() == expected
+    finally:
+        torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="module")
 def other_teacher(tmp_path_factory) -> Path:
     """A teacher trained on another corpus whose dictionary has a different size."""
@@ -270,7 +292,8 @@ def other_teacher(tmp_path_factory) -> Path:
     raw = write_toy_corpus(root / "raw", n_train=200, n_valid=20, n_test=20, vocab=DEFAULT_TOY_VOCAB[:12])
     data = preprocess_corpus("src", "tgt", raw / "train", raw / "valid", root / "data", vocab_size=200,
                              tokenizer="none")
-    result = invoke("train", "teacher", data, "--save-dir", root / "teacher", "--preset", "tiny", "--max-update", 1)
+    result = invoke("train", "teacher", data, "--save-dir", root / "teacher", "--preset", "tiny", "--max-update", 1,
+                    "--threads", 1)
     assert result.exit_code == 0, result.output
     return root / "teacher" / "checkpoint_last.pt"
 

@@ -7,6 +7,13 @@ from typing import Dict, List
 
 PRESETS = ("tiny", "small", "base", "big")
 
+#: Teacher-only presets: a deep encoder and a one-layer decoder at a preset's width (Kasai et al. 2021, "Deep
+#: Encoder, Shallow Decoder"), the AR model that competes with NAT on latency. name -> (width preset, encoder
+#: layers, decoder layers): about the width preset's parameters and compute per sentence (small 3+3 -> 6+1,
+#: base 6+6 -> 12+1), moved from the decoder, which runs once per output token, to the encoder, which runs once.
+DEEP_SHALLOW = {"small-deep-shallow": ("small", 6, 1), "base-deep-shallow": ("base", 12, 1)}
+TEACHER_PRESETS = PRESETS + tuple(DEEP_SHALLOW)
+
 # width, ffn, heads, layers (encoder and each decoder stack)
 _SIZES: Dict[str, tuple] = {
     "tiny": (32, 64, 2, 1),
@@ -24,15 +31,16 @@ _OPTIMISATION: Dict[str, tuple] = {
 }
 
 
-def _check(preset: str) -> None:
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+def _width_preset(preset: str, known=PRESETS) -> str:
+    """The width preset whose size and optimisation ``preset`` shares (itself for all but deep-shallow)."""
+    if preset not in known:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(known)}")
+    return DEEP_SHALLOW[preset][0] if preset in DEEP_SHALLOW else preset
 
 
 def default_max_update(preset: str) -> int:
     """The update budget a preset trains for unless ``--max-update`` says otherwise."""
-    _check(preset)
-    return _OPTIMISATION[preset][3]
+    return _OPTIMISATION[_width_preset(preset, TEACHER_PRESETS)][3]
 
 
 # updates between mid-epoch checkpoints: about 20 minutes of CPU training for tiny/small, a few GPU minutes for
@@ -42,14 +50,12 @@ _SAVE_INTERVAL_UPDATES = {"tiny": 200, "small": 200, "base": 2000, "big": 2000}
 
 def save_interval_updates(preset: str) -> int:
     """How often a run of this preset writes ``checkpoint_last.pt`` between epoch ends."""
-    _check(preset)
-    return _SAVE_INTERVAL_UPDATES[preset]
+    return _SAVE_INTERVAL_UPDATES[_width_preset(preset, TEACHER_PRESETS)]
 
 
 def optimisation_args(preset: str) -> List[str]:
     """Adam with inverse-sqrt warm-up, as in the Transformer and the paper (PAPER.md B.10)."""
-    _check(preset)
-    lr, warmup, max_tokens, _, dropout = _OPTIMISATION[preset]
+    lr, warmup, max_tokens, _, dropout = _OPTIMISATION[_width_preset(preset, TEACHER_PRESETS)]
     return [
         "--optimizer", "adam", "--adam-betas", "(0.9, 0.98)", "--clip-norm", "0.0",
         "--lr", str(lr), "--lr-scheduler", "inverse_sqrt", "--warmup-updates", str(warmup),
@@ -58,14 +64,15 @@ def optimisation_args(preset: str) -> List[str]:
 
 
 def teacher_args(preset: str) -> List[str]:
-    """fairseq ``transformer`` with the preset's width and depth, shared embeddings."""
-    _check(preset)
-    dim, ffn, heads, layers = _SIZES[preset]
+    """fairseq ``transformer`` with the preset's width and depth (deep-shallow: its own depths), shared
+    embeddings."""
+    dim, ffn, heads, layers = _SIZES[_width_preset(preset, TEACHER_PRESETS)]
+    depths = DEEP_SHALLOW[preset][1:] if preset in DEEP_SHALLOW else (layers, layers)
     size = []
-    for side in ("encoder", "decoder"):
+    for side, depth in zip(("encoder", "decoder"), depths):
         size += [
             f"--{side}-embed-dim", str(dim), f"--{side}-ffn-embed-dim", str(ffn),
-            f"--{side}-attention-heads", str(heads), f"--{side}-layers", str(layers),
+            f"--{side}-attention-heads", str(heads), f"--{side}-layers", str(depth),
         ]
     return [
         "--task", "translation", "--arch", "transformer", *size, "--share-all-embeddings",
@@ -76,7 +83,7 @@ def teacher_args(preset: str) -> List[str]:
 
 def vqnat_args(preset: str) -> List[str]:
     """The plugin's task, architecture and criterion at the preset's size."""
-    _check(preset)
+    _width_preset(preset)
     return [
         "--task", "translation_vqnat", "--arch", f"vqnat_{preset}", "--criterion", "vqnat_loss",
         *optimisation_args(preset),

@@ -40,14 +40,18 @@ def check_dictionary(checkpoint: Path, data: Path) -> None:
     Checked on the raw checkpoint: once fairseq builds the model with the data's dictionary, a mismatch
     only shows as a wall of ``size mismatch`` errors from ``load_state_dict``.
     """
-    import torch
     from fairseq.data import Dictionary, data_utils
 
+    from vqnat.safe_load import CheckpointLoadError, load_checkpoint_state
+
     try:
-        state = torch.load(checkpoint, map_location="cpu", mmap=True)
+        state = load_checkpoint_state(checkpoint)
+    except CheckpointLoadError as error:
+        raise DistillError(str(error)) from None
+    try:
         weights, task = state["model"], state["cfg"]["task"]
-    except Exception as error:  # torch raises many kinds; the user needs the file name
-        raise DistillError(f"cannot load checkpoint {checkpoint}: {error}") from error
+    except (KeyError, TypeError) as error:
+        raise DistillError(f"{checkpoint} is not a fairseq checkpoint (no {error})") from None
     output_layer = weights.get("decoder.embed_tokens.weight")
     if output_layer is None:  # not a fairseq transformer: the loader reports what it is
         return
@@ -65,14 +69,21 @@ def teacher_decode(data: Path, checkpoint: Path, destdir: Path, subset: str = "t
                    lenpen: float = 1.0, max_len_a: float = 0.0, max_len_b: int = 200, batch_size: int = 128,
                    max_tokens: Optional[int] = 8000, chunk_size: int = 2000, num_shards: int = 1,
                    shard_id: int = 0, stop_after_chunks: Optional[int] = None, score_valid: bool = True,
-                   cpu: bool = False) -> Optional[dict]:
-    """Distil ``subset`` of ``data`` into ``destdir``; returns the manifest once every shard is done."""
+                   cpu: bool = False, threads: Optional[int] = None) -> Optional[dict]:
+    """Distil ``subset`` of ``data`` into ``destdir``; returns the manifest once every shard is done.
+
+    ``threads``: torch threads; by default the cores divided among ``num_shards`` shards side by side.
+    """
+    import torch
+
+    from vqnat.threads import set_torch_threads, threads_per_process
     from vqnat.translate import Translator
 
     data, checkpoint, destdir = Path(data), Path(checkpoint), Path(destdir)
     if not checkpoint.is_file():
         raise DistillError(f"checkpoint not found: {checkpoint}")
     check_dictionary(checkpoint, data)
+    set_torch_threads(threads or threads_per_process(num_shards))
     translator = Translator(str(checkpoint), str(data), batch_size=batch_size, max_tokens=max_tokens, cpu=cpu,
                             beam=beam, lenpen=lenpen, max_len_a=max_len_a, max_len_b=max_len_b)
     sources = translator.split_sources(subset)
@@ -89,6 +100,7 @@ def teacher_decode(data: Path, checkpoint: Path, destdir: Path, subset: str = "t
     num_chunks = -(-len(sources) // chunk_size)
     summary = decode_chunks(destdir, translate, run, shard_chunks(num_chunks, num_shards, shard_id),
                             stop_after=stop_after_chunks)
+    summary["threads"] = torch.get_num_threads()
     logger.info("shard %d/%d: %s", shard_id, num_shards, summary)
     try:
         targets = merged_lines(destdir, run)

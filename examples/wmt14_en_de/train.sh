@@ -49,14 +49,16 @@ TEACHER="$TEACHER_DIR/checkpoint_best.pt"
 
 # ---- 2. distillation: one shard per GPU of this machine, all writing chunks into one $DISTILLED ------------------
 # With several machines every one decodes its own shards (global shard ids); the last to finish merges.
+# Each shard gets this machine's cores divided by its NPROC shards (the default would divide by all shards).
 if [ ! -f "$DISTILLED/manifest.json" ]; then
   shards=$((NNODES * NPROC))
+  threads=$(( $(nproc) / NPROC > 0 ? $(nproc) / NPROC : 1 ))
   pids=()
   for gpu in $(seq 0 $((NPROC - 1))); do
     shard=$((NODE_RANK * NPROC + gpu))
     CUDA_VISIBLE_DEVICES=$gpu $VQNAT teacher-decode --data "$DATA" --checkpoint "$TEACHER" --destdir "$DISTILLED" \
         --beam "$BEAM" --max-tokens "$DISTILL_MAX_TOKENS" --num-shards "$shards" --shard-id "$shard" \
-        > "$WORK/teacher-decode.shard$shard.log" 2>&1 &
+        --threads "$threads" > "$WORK/teacher-decode.shard$shard.log" 2>&1 &
     pids+=($!)
   done
   for pid in "${pids[@]}"; do

@@ -42,7 +42,7 @@ class LatentPredictor(nn.Module):
         """
         batch = encoder_out["encoder_out"][0].size(1)
         if previous_vector is None:
-            previous_vector = self.output_projection.weight.new_zeros(batch, self.decoder.embed_dim)
+            previous_vector = encoder_out["encoder_out"][0].new_zeros(batch, self.decoder.embed_dim)
         inputs = previous_vector.unsqueeze(1)  # (B, 1, D)
         mask = torch.ones(batch, 1, dtype=torch.bool, device=inputs.device)
         features = self.decoder(inputs, mask, encoder_out, incremental_state, first_position=step)

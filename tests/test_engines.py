@@ -1,0 +1,158 @@
+"""Engines: CTranslate2 for AR checkpoints (fairseq's greedy outputs in fp32, int8, the conversion cache, the
+error without the package) and int8 Linear layers for PyTorch models, on tiny models of the toy corpus."""
+import importlib.util
+import os
+import shutil
+import sys
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from vqnat_cli.main import cli
+
+needs_ct2 = pytest.mark.skipif(importlib.util.find_spec("ctranslate2") is None,
+                               reason="CTranslate2 is not installed: pip install 'vqnat[ct2]'")
+
+
+@pytest.fixture
+def teacher_copy(tiny_teacher, tmp_path):
+    """The tiny teacher alone in a folder, where its conversions are cached."""
+    copy = tmp_path / "checkpoint_last.pt"
+    shutil.copy2(tiny_teacher, copy)
+    return copy
+
+
+@pytest.fixture(scope="module", params=["parallel", "paper"])
+def tiny_vqnat(request, toy_data, tmp_path_factory):
+    """A tiny vqnat model of each recipe after a few updates (a parallel and an autoregressive latent predictor)."""
+    save_dir = tmp_path_factory.mktemp(f"vqnat_{request.param}")
+    result = CliRunner().invoke(cli, ["train", "vqnat", str(toy_data), "--save-dir", str(save_dir), "--preset", "tiny",
+                                      "--recipe", request.param, "--max-update", "10"])
+    assert result.exit_code == 0, result.output
+    return save_dir / "checkpoint_last.pt"
+
+
+def greedy(checkpoint, data, engine="torch", quantize="float32", **settings):
+    """A Translator of ``checkpoint`` on ``engine`` and its greedy token ids for the test split."""
+    from vqnat.engines import use_engine
+    from vqnat.translate import Translator
+
+    translator = Translator(str(checkpoint), str(data), beam=1, batch_size=16, **settings)
+    use_engine(translator, checkpoint, engine, quantize)
+    return translator, [tokens.tolist() for tokens in translator.generate(translator.split_sources("test"))]
+
+
+def generate(*args):
+    return CliRunner().invoke(cli, ["generate", *(str(arg) for arg in args)])
+
+
+@needs_ct2
+def test_ct2_float32_greedy_writes_fairseq_greedy_outputs(toy_data, teacher_copy, tmp_path):
+    for engine in ("torch", "ct2"):
+        result = generate("--data", toy_data, "--checkpoint", teacher_copy, "--beam", 1, "--engine", engine,
+                          "--threads", 1, "--output", tmp_path / f"{engine}.txt")
+        assert result.exit_code == 0, result.output
+    hypotheses = (tmp_path / "ct2.txt").read_text(encoding="utf-8").splitlines()
+    assert len(hypotheses) == 100
+    assert hypotheses == (tmp_path / "torch.txt").read_text(encoding="utf-8").splitlines()
+    assert (teacher_copy.parent / "checkpoint_last.ct2-float32" / "model.bin").is_file()
+
+
+@needs_ct2
+def test_ct2_stops_where_fairseq_stops_under_tight_length_limits(toy_data, teacher_copy):
+    limits = {"max_len_a": 1.0, "max_len_b": 2}  # the limit cuts most of these outputs
+    _, fairseq_tokens = greedy(teacher_copy, toy_data, **limits)
+    _, ct2_tokens = greedy(teacher_copy, toy_data, "ct2", "float32", **limits)
+    assert ct2_tokens == fairseq_tokens
+
+
+@needs_ct2
+def test_ct2_int8_translates_every_input_from_a_smaller_model(toy_data, teacher_copy):
+    from vqnat.engines.ct2 import converted_model
+
+    translator, tokens = greedy(teacher_copy, toy_data, "ct2", "int8")
+    assert len(tokens) == len(translator.split_sources("test"))  # generate raises on any input left out
+    sizes = {quantize: (converted_model(teacher_copy, toy_data, quantize) / "model.bin").stat().st_size
+             for quantize in ("int8", "float32")}
+    assert sizes["int8"] < 0.8 * sizes["float32"]  # int8 matrices; a tiny model's biases and norms stay fp32
+
+
+@needs_ct2
+def test_conversion_is_cached_beside_the_checkpoint_and_redone_when_the_checkpoint_is_newer(
+        toy_data, teacher_copy, monkeypatch):
+    from ctranslate2 import converters
+
+    from vqnat.engines.ct2 import converted_model
+
+    conversions = []
+
+    class CountingConverter(converters.FairseqConverter):
+        def convert(self, *args, **kwargs):
+            conversions.append(args)
+            return super().convert(*args, **kwargs)
+
+    monkeypatch.setattr(converters, "FairseqConverter", CountingConverter)
+    model_dir = converted_model(teacher_copy, toy_data, "int8")
+    assert model_dir == teacher_copy.parent / "checkpoint_last.ct2-int8" and len(conversions) == 1
+    assert converted_model(teacher_copy, toy_data, "int8") == model_dir and len(conversions) == 1
+
+    checkpoint_time = teacher_copy.stat().st_mtime_ns
+    older = checkpoint_time - 10**9
+    os.utime(model_dir / "model.bin", ns=(older, older))  # the checkpoint is now newer than its conversion
+    assert converted_model(teacher_copy, toy_data, "int8") == model_dir and len(conversions) == 2
+    assert (model_dir / "model.bin").stat().st_mtime_ns >= checkpoint_time
+    assert sorted(path.name for path in teacher_copy.parent.iterdir()) == ["checkpoint_last.ct2-int8",
+                                                                           "checkpoint_last.pt"]
+
+
+def test_without_ctranslate2_engine_ct2_is_one_error_line_naming_the_extra(toy_data, tiny_teacher, monkeypatch):
+    from vqnat.bench import BenchError, parse_system
+
+    monkeypatch.setitem(sys.modules, "ctranslate2", None)  # makes `import ctranslate2` fail
+    result = generate("--data", toy_data, "--checkpoint", tiny_teacher, "--engine", "ct2", "--input", "-")
+    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert result.exit_code == 1
+    assert errors == ["Error: engine ct2 needs CTranslate2, which is not installed: pip install 'vqnat[ct2]'"]
+    with pytest.raises(BenchError, match=r"^--system .*: engine ct2 needs CTranslate2.*pip install 'vqnat\[ct2\]'$"):
+        parse_system(f"ct2={tiny_teacher},engine=ct2")
+
+
+def test_ct2_refuses_a_vqnat_checkpoint(tiny_vqnat):
+    from vqnat.bench import BenchError, parse_system
+
+    with pytest.raises(BenchError, match="engine ct2 runs ar models only, not vqnat"):
+        parse_system(f"ct2={tiny_vqnat},engine=ct2")
+
+
+def test_int8_linear_layers_of_a_teacher_stay_close_to_fp32(toy_data, tiny_teacher):
+    check_int8_close_to_fp32(tiny_teacher, toy_data)
+
+
+def test_int8_linear_layers_of_vqnat_stay_close_to_fp32(toy_data, tiny_vqnat):
+    check_int8_close_to_fp32(tiny_vqnat, toy_data)
+
+
+def check_int8_close_to_fp32(checkpoint, toy_data):
+    """int8 Linear layers translate every input, and the encoder states move but stay close to fp32's."""
+    fp32, fp32_tokens = greedy(checkpoint, toy_data)
+    assert greedy(checkpoint, toy_data, "torch", "float32")[1] == fp32_tokens  # float32: the model as loaded
+    int8, int8_tokens = greedy(checkpoint, toy_data, "torch", "int8")
+    assert len(int8_tokens) == len(fp32_tokens)  # generate raises on any input left out
+
+    fp32_linears = [name for name, module in int8.model.named_modules() if type(module) is torch.nn.Linear]
+    assert not [name for name in fp32_linears if not name.startswith("bottleneck.")]
+    sample = next(fp32.batches(fp32.split_sources("test")[:16]))["net_input"]
+    with torch.inference_mode():
+        states = [translator.model.encoder(sample["src_tokens"], src_lengths=sample["src_lengths"])["encoder_out"][0]
+                  for translator in (fp32, int8)]
+    assert not torch.equal(*states)
+    assert torch.nn.functional.cosine_similarity(states[0].flatten(), states[1].flatten(), dim=0) > 0.99
+
+
+def test_generate_quantize_int8_writes_one_line_per_input(toy_data, tiny_vqnat, tmp_path):
+    output = tmp_path / "int8.txt"
+    result = generate("--data", toy_data, "--checkpoint", tiny_vqnat, "--quantize", "int8", "--threads", 1,
+                      "--output", output)
+    assert result.exit_code == 0, result.output
+    assert len(output.read_text(encoding="utf-8").splitlines()) == 100

@@ -1,0 +1,48 @@
+"""Inference engines for a loaded ``Translator``: PyTorch as trained (``torch``), optionally with int8
+Linear layers, or CTranslate2 (``ct2``: AR checkpoints, an optional extra).
+
+Every engine keeps the Translator's batching, tokenization and hypotheses, so its outputs are scored and
+timed like any other.
+"""
+from pathlib import Path
+
+from vqnat.translate import TranslationError
+
+ENGINES = ("torch", "ct2")
+QUANTIZATIONS = ("float32", "int8")
+#: The kinds of model (``vqnat.bench.systems.KINDS``) each engine runs.
+ENGINE_KINDS = {"torch": ("ar", "vqnat", "nat"), "ct2": ("ar",)}
+
+
+class EngineError(TranslationError):
+    """An engine that cannot run this checkpoint here (not installed, wrong kind of model, wrong device)."""
+
+
+def check_engine(engine: str, kind: str) -> None:
+    """Raise EngineError (one line) when ``engine`` cannot run a model of ``kind`` or is not installed."""
+    if kind not in ENGINE_KINDS[engine]:
+        raise EngineError(f"engine {engine} runs {' and '.join(ENGINE_KINDS[engine])} models only, not {kind}")
+    if engine == "ct2":
+        from vqnat.engines.ct2 import import_ctranslate2
+
+        import_ctranslate2()
+
+
+def use_engine(translator, checkpoint: Path, engine: str = "torch", quantize: str = "float32") -> None:
+    """Make ``translator`` (loaded from ``checkpoint``) generate with ``engine`` at ``quantize`` precision.
+
+    ``torch`` at float32 leaves it as loaded. CTranslate2 runs with as many threads as torch has now.
+    """
+    from vqnat.bench.systems import KINDS
+
+    check_engine(engine, KINDS.get(translator.task.cfg._name, translator.task.cfg._name))
+    if engine == "ct2":
+        from vqnat.engines.ct2 import ct2_generator
+
+        translator.generator = ct2_generator(translator, Path(checkpoint), quantize)
+    elif quantize == "int8":
+        from vqnat.engines.quantize import quantize_linear_int8_
+
+        if translator.device.type != "cpu":
+            raise EngineError("quantize=int8 with engine torch runs on the CPU only: add --cpu")
+        quantize_linear_int8_(translator.model)

@@ -1,0 +1,125 @@
+"""CTranslate2 for fairseq AR checkpoints (``engine=ct2``): what a user would deploy for fast CPU decoding.
+
+The checkpoint is converted once into ``STEM.ct2-QUANTIZE/`` beside it (again when the checkpoint is
+newer). ``CTranslate2Generator`` has fairseq's generator interface, so batching, the source tokens, the
+length limits, detokenization, scoring and timing stay exactly those of every other system; only the
+search runs in CTranslate2.
+"""
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Dict, List
+
+import torch
+
+from vqnat.engines import EngineError
+
+logger = logging.getLogger("vqnat.engines")
+
+INSTALL = "pip install 'vqnat[ct2]'"
+
+
+def import_ctranslate2():
+    """The ``ctranslate2`` module, or a one-line error naming the extra that installs it."""
+    try:
+        import ctranslate2
+    except ImportError:
+        raise EngineError(f"engine ct2 needs CTranslate2, which is not installed: {INSTALL}") from None
+    return ctranslate2
+
+
+def converted_model(checkpoint: Path, data: Path, quantize: str) -> Path:
+    """The CTranslate2 model of ``checkpoint`` with ``quantize`` weights, converted unless an up-to-date one
+    is cached beside it.
+
+    The conversion is written to a temporary folder and renamed, so an interrupted one leaves no cache.
+    """
+    import_ctranslate2()
+    checkpoint = Path(checkpoint)
+    target = checkpoint.with_name(f"{checkpoint.stem}.ct2-{quantize}")
+    cached = target / "model.bin"
+    if cached.is_file() and cached.stat().st_mtime_ns >= checkpoint.stat().st_mtime_ns:
+        return target
+    # its safe loader reads fairseq checkpoints because importing vqnat allow-listed the types they hold
+    from ctranslate2.converters import FairseqConverter
+
+    logger.info("converting %s to CTranslate2 (%s) in %s", checkpoint, quantize, target)
+    try:
+        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as error:
+        raise EngineError(f"cannot write the CTranslate2 model beside {checkpoint}: {error}") from None
+    try:
+        try:
+            FairseqConverter(str(checkpoint), str(data)).convert(str(scratch), quantization=quantize, force=True)
+        except Exception as error:  # unsupported architectures and options: the converter says which
+            message = " ".join(str(error).split())
+            raise EngineError(f"cannot convert {checkpoint} to CTranslate2: {message}") from error
+        if target.exists():
+            shutil.rmtree(target)
+        scratch.replace(target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def _vocabulary(dictionary) -> List[str]:
+    """fairseq's symbols as the converter names them (``<pad>`` becomes ``<blank>``)."""
+    return ["<blank>" if symbol == "<pad>" else symbol for symbol in dictionary.symbols]
+
+
+class CTranslate2Generator:
+    """Beam search or greedy decoding in CTranslate2 behind fairseq's ``generate(models, sample)``.
+
+    Args:
+        model_dir: a converted model (``converted_model``).
+        source_dictionary, target_dictionary: the task's dictionaries.
+        quantize: ``float32`` or ``int8`` computation.
+        device: ``cpu`` or ``cuda``.
+        threads: CTranslate2's intra-op threads (the same as torch's in every other system).
+        settings: fairseq generation settings; ``beam``, ``lenpen``, ``max_len_a``, ``max_len_b`` and
+            ``min_len`` are applied as fairseq applies them.
+        max_positions: the decoder's positions; outputs stop one short, as fairseq's do.
+    """
+
+    def __init__(self, model_dir: Path, source_dictionary, target_dictionary, quantize: str, device: str,
+                 threads: int, settings: Dict, max_positions: int):
+        ctranslate2 = import_ctranslate2()
+        self.translator = ctranslate2.Translator(str(model_dir), device=device, compute_type=quantize,
+                                                 inter_threads=1, intra_threads=threads)
+        self.source_symbols = _vocabulary(source_dictionary)
+        self.target_index = {symbol: index for index, symbol in enumerate(_vocabulary(target_dictionary))}
+        self.pad, self.eos = source_dictionary.pad(), target_dictionary.eos()
+        self.settings, self.max_positions = settings, max_positions
+
+    def max_length(self, source_length: int) -> int:
+        """fairseq's bound on the output tokens (EOS excluded) for a batch padded to ``source_length``."""
+        limit = int(self.settings["max_len_a"] * source_length + self.settings["max_len_b"])
+        return min(limit, self.max_positions - 1)
+
+    def generate(self, models, sample: Dict, **unused) -> List[List[Dict]]:
+        """One hypothesis per sentence of ``sample``, in its order, as fairseq's generators return them."""
+        source_tokens = sample["net_input"]["src_tokens"]
+        sources = []
+        for row in source_tokens.tolist():
+            tokens = [token for token in row if token != self.pad]
+            sources.append([self.source_symbols[token] for token in tokens[:-1]])  # the converter adds EOS
+        results = self.translator.translate_batch(
+            sources, beam_size=self.settings["beam"], length_penalty=self.settings["lenpen"],
+            max_decoding_length=self.max_length(source_tokens.size(1)),
+            min_decoding_length=self.settings["min_len"], suppress_sequences=[["<blank>"]], return_scores=True)
+        return [[{"tokens": torch.tensor([self.target_index[symbol] for symbol in result.hypotheses[0]]
+                                         + [self.eos]),
+                  "score": result.scores[0]}] for result in results]
+
+
+def ct2_generator(translator, checkpoint: Path, quantize: str) -> CTranslate2Generator:
+    """A CTranslate2 generator for ``Translator`` of ``checkpoint``, with its settings, device and torch's
+    threads."""
+    config = translator.hub.cfg.generation
+    settings = {name: translator.generation.get(name, getattr(config, name))
+                for name in ("beam", "lenpen", "max_len_a", "max_len_b", "min_len")}
+    model_dir = converted_model(checkpoint, translator.data, quantize)
+    return CTranslate2Generator(model_dir, translator.task.source_dictionary, translator.task.target_dictionary,
+                                quantize, translator.device.type, torch.get_num_threads(), settings,
+                                translator.model.max_decoder_positions())
