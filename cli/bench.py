@@ -3,9 +3,14 @@ import click
 
 SYSTEM_HELP = (
     "A system to measure, NAME=CHECKPOINT[,opt=value...]; repeat for each system. Options: AR models "
-    "beam, lenpen; vqnat models latent-beam, length-rule (paper|predicted); fairseq NAT models "
-    "iterations (refinement iterations, 0 = one pass), length-beam. Example: "
-    "--system ar-beam4=teacher.pt,beam=4 --system ar-greedy=teacher.pt --system vqnat=model.pt,latent-beam=1"
+    "beam, lenpen; vqnat models latent-beam, length-rule (paper|predicted), length-beam (candidate lengths), "
+    "latent-iterations (mask-predict passes of a parallel latent predictor), rescore (an AR checkpoint that "
+    "scores the candidates in one teacher-forced pass, its time counted); fairseq NAT models "
+    "iterations (refinement iterations, 0 = one pass), length-beam; every model engine (torch|ct2: "
+    "CTranslate2, AR models only, `pip install 'vqnat[ct2]'`, converted once into CHECKPOINT_STEM.ct2-QUANTIZE/ "
+    "beside the checkpoint) and quantize (float32|int8). Example: "
+    "--system ar-beam4=teacher.pt,beam=4 --system ar-greedy=teacher.pt --system vqnat=model.pt,length-beam=3,rescore=teacher.pt "
+    "--system ct2-int8=teacher.pt,engine=ct2,quantize=int8 --system vqnat-int8=model.pt,quantize=int8"
 )
 
 

@@ -23,27 +23,49 @@ logger = logging.getLogger("vqnat.generate")
 @click.option("--lenpen", type=float, default=1.0, show_default=True, help="Length penalty for AR beam search.")
 @click.option("--latent-beam", type=click.IntRange(min=1), default=1, show_default=True,
               help="Beam size over latent codes for vqnat models.")
+@click.option("--latent-iterations", type=click.IntRange(min=1), default=None,
+              help="vqnat, parallel latent predictor: refinement passes over the codes (default: the model's).")
+@click.option("--length-beam", type=click.IntRange(min=1), default=1, show_default=True,
+              help="vqnat: lengths decoded per sentence (T, T-1, T+1, ...); the best-scored candidate is kept.")
+@click.option("--rescore", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="vqnat: AR teacher checkpoint that scores every candidate in one teacher-forced pass.")
 @click.option("--length-rule", type=click.Choice(["paper", "predicted"]), default=None,
               help="How vqnat models choose the number of latents (default: the model's).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Sentences per batch.")
 @click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="Write hypotheses here ('-' = stdout); default: no file.")
+@click.option("--engine", type=click.Choice(["torch", "ct2"]), default="torch", show_default=True,
+              help="torch: the checkpoint in PyTorch; ct2: CTranslate2 (AR checkpoints; `pip install "
+                   "'vqnat[ct2]'`), converted once into CHECKPOINT_STEM.ct2-QUANTIZE/ beside the checkpoint.")
+@click.option("--quantize", type=click.Choice(["float32", "int8"]), default="float32", show_default=True,
+              help="int8: int8 weights (torch: every Linear layer, dynamic quantization, CPU only).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads for torch or CTranslate2 (default: this machine's cores).")
 @click.option("--cpu", is_flag=True, help="Use the CPU even when a GPU is present.")
-def generate(data, checkpoint, subset, input_file, reference, beam, lenpen, latent_beam, length_rule,
-             batch_size, output, cpu) -> None:
+def generate(data, checkpoint, subset, input_file, reference, beam, lenpen, latent_beam, latent_iterations,
+             length_beam, rescore,
+             length_rule, batch_size, output, engine, quantize, threads, cpu) -> None:
     """Translate with CHECKPOINT; one detokenized hypothesis per input line, in input order."""
     from pathlib import Path
 
     from vqnat.atomic import atomic_write_text
+    from vqnat.engines import use_engine
     from vqnat.scoring import read_references, sacrebleu_score
+    from vqnat.threads import set_torch_threads, threads_per_process
     from vqnat.translate import Translator, TranslationError
 
-    options = {"lenpen": lenpen, "latent_beam": latent_beam}
+    options = {"lenpen": lenpen, "latent_beam": latent_beam, "length_beam": length_beam}
     if length_rule:
         options["length_rule"] = length_rule
+    if rescore:
+        options["rescore"] = rescore
+    if latent_iterations:
+        options["latent_iterations"] = latent_iterations
+    set_torch_threads(threads or threads_per_process())
     try:
         translator = Translator(checkpoint, data, batch_size=batch_size, cpu=cpu, beam=beam, **options)
+        use_engine(translator, checkpoint, engine, quantize)
         if input_file is not None:
             sources = translator.encode_lines(input_file.read().splitlines())
         else:

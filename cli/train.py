@@ -9,27 +9,32 @@ logger = logging.getLogger("vqnat.train")
 
 FORWARD = {"ignore_unknown_options": True, "allow_extra_args": True}
 BOTTLENECKS = ("vq", "ema", "soft_em", "dvq", "semhash")
-PRESET_CHOICE = click.Choice(["tiny", "small", "base", "big"])
+PRESETS = ("tiny", "small", "base", "big")
+TEACHER_PRESETS = (*PRESETS, "small-deep-shallow", "base-deep-shallow")  # vqnat.presets.DEEP_SHALLOW
 
 
-def _common(function):
-    """Options shared by both trainers; fairseq's own flags go after ``--``."""
+def _common(presets: Sequence[str]):
+    """Options shared by both trainers (``presets``: the --preset choices); fairseq's own flags go after ``--``."""
     decorators = [
         click.argument("data", type=click.Path(exists=True, file_okay=False)),
         click.option("--save-dir", required=True, type=click.Path(file_okay=False),
                      help="Checkpoint folder; training resumes from its checkpoint_last.pt."),
-        click.option("--preset", type=PRESET_CHOICE, default="small", show_default=True,
+        click.option("--preset", type=click.Choice(presets), default="small", show_default=True,
                      help="Model size and optimisation preset (see README: Presets)."),
         click.option("--max-update", type=click.IntRange(min=1), default=None,
                      help="Number of updates (default: the preset's budget)."),
         click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
                      help="Workers on this machine: GPUs with nccl, else CPU processes with gloo."),
+        click.option("--threads", type=click.IntRange(min=1), default=None,
+                     help="torch threads per worker (default: this machine's cores divided by --nproc)."),
         click.option("--seed", type=int, default=1, show_default=True, help="Random seed."),
         click.argument("fairseq_args", nargs=-1, type=click.UNPROCESSED),
     ]
-    for decorator in reversed(decorators):
-        function = decorator(function)
-    return function
+    def decorate(function):
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+    return decorate
 
 
 def build_argv(data: str, save_dir: str, preset: str, max_update: Optional[int], seed: int,
@@ -52,15 +57,19 @@ def trained_updates(checkpoint: Path) -> int:
     """Updates already done by the run whose last checkpoint this is (0 when there is none)."""
     if not checkpoint.exists():
         return 0
-    import torch
+    from vqnat.safe_load import CheckpointLoadError, load_checkpoint_state
 
-    import vqnat  # noqa: F401  (allow-lists the checkpoint types)
+    try:
+        return load_checkpoint_state(checkpoint)["optimizer_history"][-1]["num_updates"]
+    except CheckpointLoadError as error:
+        raise click.ClickException(f"{error} (move it away to train from scratch)") from None
+    except (KeyError, IndexError, TypeError):
+        raise click.ClickException(f"{checkpoint} holds no fairseq training state to resume from "
+                                   f"(move it away to train from scratch)") from None
 
-    state = torch.load(checkpoint, map_location="cpu", mmap=True)
-    return state["optimizer_history"][-1]["num_updates"]
 
-
-def _run(argv: List[str], nproc: int, save_dir: str) -> None:
+def _run(argv: List[str], nproc: int, threads: Optional[int], save_dir: str) -> None:
+    from vqnat.threads import threads_per_process
     from vqnat_cli.fairseq_bridge import train_workers
 
     resume = Path(save_dir, "checkpoint_last.pt")
@@ -71,10 +80,21 @@ def _run(argv: List[str], nproc: int, save_dir: str) -> None:
         return
     logger.info("%s from %s", f"resuming after {done} updates" if done else "training", save_dir)
     logger.info("fairseq-train %s", " ".join(argv))
-    train_workers(argv, nproc)
+    train_workers(argv, nproc, threads or threads_per_process(nproc))
     if not resume.exists():
         raise click.ClickException(f"training ended without writing {resume}")
     click.echo(f"checkpoint: {resume}")
+
+
+def norm_placement_args(teacher: str) -> List[str]:
+    """``--post-norm`` when the teacher normalises after each block (fairseq's transformer default)."""
+    from vqnat.models.warm_start import WarmStartError, load_teacher_state, teacher_pre_norm
+
+    try:
+        pre_norm = teacher_pre_norm(load_teacher_state(teacher))
+    except WarmStartError as error:
+        raise click.ClickException(str(error))
+    return [] if pre_norm is None or pre_norm else ["--post-norm"]
 
 
 @click.group()
@@ -83,34 +103,51 @@ def train() -> None:
 
 
 @train.command(context_settings=FORWARD)
-@_common
-def teacher(data, save_dir, preset, max_update, nproc, seed, fairseq_args) -> None:
-    """Train an autoregressive Transformer teacher on DATA."""
+@_common(TEACHER_PRESETS)
+def teacher(data, save_dir, preset, max_update, nproc, threads, seed, fairseq_args) -> None:
+    """Train an autoregressive Transformer teacher on DATA (the *-deep-shallow presets: a deep encoder and one
+    decoder layer, the fast AR baseline)."""
     from vqnat.presets import teacher_args
 
     argv = build_argv(data, save_dir, preset, max_update, seed, teacher_args(preset), fairseq_args)
-    _run(argv, nproc, save_dir)
+    _run(argv, nproc, threads, save_dir)
 
 
 @train.command(name="vqnat", context_settings=FORWARD)
-@_common
-@click.option("--bottleneck", type=click.Choice(BOTTLENECKS), default="soft_em", show_default=True,
-              help="How the discrete bottleneck is trained: gradient VQ, hard EM, soft EM, DVQ, semhash.")
+@_common(PRESETS)
+@click.option("--recipe", type=click.Choice(["parallel", "paper"]), default="parallel", show_default=True,
+              help="parallel: a code per token (K = 64, hard EM) predicted in one pass with glancing, the decoder "
+                   "also trained on predicted codes (latent-GLAT); paper: Roy et al. 2018 as written (soft EM, "
+                   "m = 10, 2^n_c-token codes, autoregressive latent predictor). See README: Recipes.")
+@click.option("--bottleneck", type=click.Choice(BOTTLENECKS), default=None,
+              help="How the discrete bottleneck is trained: gradient VQ, hard EM, soft EM, DVQ, semhash "
+                   "(default: the recipe's).")
 @click.option("--codebook-size", type=click.IntRange(min=2), default=None,
-              help="Number of codes K (default: the preset's).")
+              help="Number of codes K (default: the recipe's, else the preset's).")
 @click.option("--num-samples", type=click.IntRange(min=1), default=None,
               help="Monte Carlo samples m per latent for soft EM (default 10).")
-@click.option("--compress", type=click.IntRange(min=1), default=None,
-              help="n_c: the target is compressed 2^n_c times (default: the preset's).")
-def vqnat_command(data, save_dir, preset, max_update, nproc, seed, fairseq_args,
-                  bottleneck, codebook_size, num_samples, compress) -> None:
+@click.option("--compress", type=click.IntRange(min=0), default=None,
+              help="n_c: the target is compressed 2^n_c times; 0: a code per token (default: the recipe's, "
+                   "else the preset's).")
+@click.option("--init-from", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Warm start from this AR teacher checkpoint (same data directory and preset): its encoder, "
+                   "embeddings and decoder layers; sets --post-norm when the teacher normalises after each block.")
+def vqnat_command(data, save_dir, preset, max_update, nproc, threads, seed, fairseq_args, recipe,
+                  bottleneck, codebook_size, num_samples, compress, init_from) -> None:
     """Train a VQ-VAE Latent Transformer on DATA (original or distilled)."""
-    from vqnat.presets import vqnat_args
+    from vqnat.presets import default_max_update, vqnat_args
+    from vqnat.recipes import recipe_args, recipe_codes
 
-    model_args = [*vqnat_args(preset), "--bottleneck", bottleneck]
-    for flag, value in (("--codebook-size", codebook_size), ("--num-samples", num_samples),
-                        ("--compress", compress)):
+    codes = recipe_codes(recipe)
+    for flag, value in (("--bottleneck", bottleneck), ("--codebook-size", codebook_size),
+                        ("--num-samples", num_samples), ("--compress", compress)):
         if value is not None:
-            model_args += [flag, str(value)]
+            codes[flag] = str(value)
+    model_args = [*vqnat_args(preset), *(item for pair in codes.items() for item in pair),
+                  *recipe_args(recipe, max_update or default_max_update(preset))]
+    if init_from is not None:
+        model_args += ["--init-from", init_from]
+    if init_from is not None and "--post-norm" not in fairseq_args:
+        model_args += norm_placement_args(init_from)
     argv = build_argv(data, save_dir, preset, max_update, seed, model_args, fairseq_args)
-    _run(argv, nproc, save_dir)
+    _run(argv, nproc, threads, save_dir)

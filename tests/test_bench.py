@@ -4,6 +4,7 @@ One tiny AR teacher is trained per module and benchmarked once through the CLI (
 in its own process); the vqnat and fairseq NAT accounting runs ``measure_system`` in-process on tiny
 models of their own. Nothing here asserts a duration.
 """
+import importlib.util
 import json
 import struct
 
@@ -68,12 +69,12 @@ def test_bench_writes_table_json_and_png(bench_run):
     assert table in printed
     rows, stage_rows = [block.splitlines() for block in table.split("\n\n") if block.startswith("|")]
     header = [cell.strip() for cell in rows[0].strip("|").split("|")]
-    assert header[:11] == ["System", "BLEU", "tok-BLEU", "BLEU, reference length", "BLEU, oracle codes",
-                           "BLEU, random codes", "Latency median (ms)", "Latency p90 (ms)", "Speed-up vs beam",
-                           "Speed-up vs greedy", "Steps / sent."]
-    assert header[11:] == ["Sent/s @4", "Tok/s @4", "Peak MB"]
+    assert header[:12] == ["System", "BLEU", "tok-BLEU", "BLEU, reference length", "BLEU, oracle codes",
+                           "BLEU, random codes", "BLEU, best candidate", "Latency median (ms)", "Latency p90 (ms)",
+                           "Speed-up vs beam", "Speed-up vs greedy", "Steps / sent."]
+    assert header[12:] == ["Sent/s @4", "Tok/s @4", "Peak MB"]
     assert [row.split("|")[1].strip() for row in rows[2:]] == ["greedy", "beam3"]
-    for column in (4, 5, 6):  # no codes in an AR model
+    for column in (4, 5, 6, 7):  # no codes in an AR model
         assert [row.split("|")[column].strip() for row in rows[2:]] == ["–", "–"]
     assert all(len(row.strip("|").split("|")) == len(header) for row in rows)
     assert [cell.strip() for cell in stage_rows[0].strip("|").split("|")] == [
@@ -299,7 +300,9 @@ def test_parse_system_and_batch_sizes(teacher):
     ("x=CKPT,beam=0", "bad value '0' for beam"),
     ("x=CKPT,latent-beam=2", "does not apply to autoregressive models"),
     ("x=CKPT,iterations=2", "does not apply to autoregressive models"),
-    ("x=DATA/dict.src.txt", "cannot read checkpoint"),
+    ("x=CKPT,engine=onnx", "bad value 'onnx' for engine"),
+    ("x=CKPT,quantize=int4", "bad value 'int4' for quantize"),
+    ("x=DATA/dict.src.txt", "cannot load checkpoint"),
 ])
 def test_bad_system_value_is_one_error_line_naming_it(bench_data, teacher, tmp_path, system, reason):
     system = system.replace("CKPT", str(teacher)).replace("DATA", str(bench_data))
@@ -341,7 +344,7 @@ def latents_decoded(data, checkpoint):
 
 @pytest.mark.slow
 def test_vqnat_steps_are_one_latent_predictor_pass_per_latent_plus_one_decoder_pass(bench_data, tmp_path):
-    checkpoint = train_tiny(bench_data, tmp_path / "vqnat", "vqnat", updates="10")
+    checkpoint = train_tiny(bench_data, tmp_path / "vqnat", "vqnat", "--recipe", "paper", updates="10")
     result = measure_in_process(bench_data, checkpoint)
     assert result["kind"] == "vqnat"
     latents = latents_decoded(bench_data, checkpoint)
@@ -352,6 +355,23 @@ def test_vqnat_steps_are_one_latent_predictor_pass_per_latent_plus_one_decoder_p
     oracle = result["oracle_codes"]
     assert all(0 <= oracle[key] <= 100 for key in ("bleu", "random_codes_bleu", "reference_length_bleu"))
     assert 0 <= oracle["latent_accuracy"] <= 1
+
+
+@pytest.mark.slow
+def test_parallel_vqnat_is_two_passes_and_rescoring_adds_one_teacher_pass(bench_data, teacher, tmp_path):
+    checkpoint = train_tiny(bench_data, tmp_path / "vqnat", "vqnat", updates="10")  # the parallel recipe
+    plain = measure_in_process(bench_data, checkpoint)
+    assert plain["steps"]["per_sentence"] == [2] * TEST_SENTENCES
+    assert plain["steps"]["by_stack"] == {"decoder": TEST_SENTENCES, "latent_predictor.decoder": TEST_SENTENCES}
+    assert_stages_add_up(plain, present=("encoder", "sequential", "parallel"), absent=())
+    assert plain["oracle_codes"]["best_candidate_bleu"] is None
+    refined = measure_in_process(bench_data, checkpoint, latent_iterations=3)
+    assert refined["steps"]["per_sentence"] == [4] * TEST_SENTENCES
+    rescored = measure_in_process(bench_data, checkpoint, length_beam=3, rescore=teacher)
+    assert rescored["steps"]["per_sentence"] == [3] * TEST_SENTENCES  # candidates share each pass
+    assert rescored["steps"]["by_stack"]["rescorer.decoder"] == TEST_SENTENCES
+    assert_stages_add_up(rescored, present=("encoder", "sequential", "parallel"), absent=())
+    assert 0 <= rescored["oracle_codes"]["best_candidate_bleu"] <= 100
 
 
 @pytest.mark.slow
@@ -389,3 +409,34 @@ def test_peak_memory_of_a_spawned_system_excludes_its_parents_peak():
     child.join()
     del ballast
     assert 0 < child_peak < parent_peak - 200
+
+
+def test_engine_options_choose_how_the_model_runs_not_a_generation_setting(teacher):
+    spec = parse_system(f"x={teacher},beam=2,engine=torch,quantize=int8")
+    assert (spec.engine, spec.quantize, spec.generation) == ("torch", "int8", {"beam": 2})
+    plain = parse_system(f"x={teacher}")
+    assert (plain.engine, plain.quantize) == ("torch", "float32")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("ctranslate2") is None, reason="CTranslate2 is not installed")
+def test_ct2_row_is_measured_like_the_fairseq_row_and_is_never_a_speedup_reference(bench_data, teacher):
+    from vqnat.bench.report import render_stage_table, render_table
+    from vqnat.bench.run import _convert_ahead
+
+    _convert_ahead(parse_system(f"x={teacher},engine=ct2,quantize=int8"), bench_data)
+    assert (teacher.parent / "checkpoint_last.ct2-int8" / "model.bin").is_file()
+    fairseq_row = dict(measure_in_process(bench_data, teacher), name="greedy")
+    ct2_row = dict(measure_in_process(bench_data, teacher, engine="ct2"), name="ct2")
+    assert ct2_row["target_tokens"] == fairseq_row["target_tokens"] and ct2_row["bleu"] == fairseq_row["bleu"]
+    assert len(ct2_row["latency_ms"]["per_sentence"]) == TEST_SENTENCES
+    assert min(ct2_row["latency_ms"]["per_sentence"]) > 0
+    assert ct2_row["steps"] is None and ct2_row["latency_by_stage_ms"] is None  # CTranslate2 runs no hooked pass
+    assert (ct2_row["engine"], ct2_row["quantize"], ct2_row["kind"]) == ("ct2", "float32", "ar")
+
+    rows = [ct2_row, fairseq_row]  # first, an AR greedy row, and still not the reference
+    assert add_speedups(rows) == {"beam": None, "greedy": "greedy"}
+    report = {"settings": {"batch_sizes": [1, 4]}, "environment": {"device": "cpu"}, "systems": rows}
+    table_row = render_table(report).splitlines()[2].split("|")
+    assert table_row[1].strip() == "ct2" and table_row[12].strip() == "–"  # steps
+    assert render_stage_table(report).splitlines()[2].split("|")[2:6] == [" – "] * 4

@@ -29,12 +29,15 @@ def train_and_dump_state(argv, rank, out):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("bottleneck", ["ema", "soft_em"])
-def test_two_gloo_workers_hold_identical_models(toy_data, tmp_path, bottleneck):
+@pytest.mark.parametrize("bottleneck,model_args", [
+    ("ema", []), ("soft_em", []),
+    ("soft_em", ["--latent-predictor", "parallel", "--compress", "0", "--glance-ratio", "0.5", "--code-mix-prob", "0.5"]),
+])
+def test_two_gloo_workers_hold_identical_models(toy_data, tmp_path, bottleneck, model_args):
     from vqnat.presets import vqnat_args
 
     argv = build_argv(str(toy_data), str(tmp_path / "ckpt"), "tiny", UPDATES, 1,
-                      [*vqnat_args("tiny"), "--bottleneck", bottleneck], ["--max-tokens", "512"])
+                      [*vqnat_args("tiny"), "--bottleneck", bottleneck, *model_args], ["--max-tokens", "512"])
     port = _free_port()
     context = multiprocessing.get_context("spawn")
     workers = [context.Process(target=train_and_dump_state,
@@ -57,11 +60,15 @@ def test_two_gloo_workers_hold_identical_models(toy_data, tmp_path, bottleneck):
 
 
 @pytest.mark.slow
-def test_cli_nproc_two_trains_and_saves(toy_data, tmp_path):
+def test_cli_nproc_two_trains_and_saves(toy_data, tmp_path, capfd):
+    from vqnat.threads import threads_per_process
+
     result = CliRunner().invoke(cli, ["train", "vqnat", str(toy_data), "--save-dir", str(tmp_path), "--preset",
                                       "tiny", "--bottleneck", "ema", "--max-update", "4", "--nproc", "2",
                                       "--", "--max-tokens", "512"])
     assert result.exit_code == 0, result.output
+    # each worker process runs its share of the cores (the workers log to the inherited stdout)
+    assert capfd.readouterr().out.count(f"| {threads_per_process(2)} torch thread(s) in this process") == 2
     import vqnat  # noqa: F401  (allow-lists the checkpoint types)
 
     state = torch.load(tmp_path / "checkpoint_last.pt", weights_only=True)

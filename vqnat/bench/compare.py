@@ -1,14 +1,16 @@
 """Speed-ups against the AR baselines, computed from the stored median latencies.
 
 The references are found by model kind and beam: "vs beam" is the first AR system with beam > 1,
-"vs greedy" the first AR system with beam 1, in the order the systems were given.
+"vs greedy" the first AR system with beam 1, in the order the systems were given; only rows that run
+fairseq's own PyTorch decoding in fp32 qualify (not CTranslate2 or int8 rows).
 """
 from typing import Dict, List, Optional
 
 
 def speedup_references(systems: List[Dict]) -> Dict[str, Optional[Dict]]:
     """The AR beam and AR greedy rows (None when a run has no such system)."""
-    autoregressive = [system for system in systems if system["kind"] == "ar"]
+    autoregressive = [system for system in systems if system["kind"] == "ar"
+                      and system.get("engine", "torch") == "torch" and system.get("quantize", "float32") == "float32"]
     return {
         "beam": next((system for system in autoregressive if system["beam"] > 1), None),
         "greedy": next((system for system in autoregressive if system["beam"] == 1), None),

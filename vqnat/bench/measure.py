@@ -104,9 +104,10 @@ def time_sentences(timer: GenerationTimer, sources: Sequence[torch.Tensor], warm
     stages: Dict[str, List[float]] = {stage: [0.0] * size for stage in STAGES}
     by_stack: Dict[str, int] = {}
     model = timer.translator.model
-    counter = DecoderStepCounter(model)
+    rescorer = getattr(timer.generator, "rescorer", None)
+    counter = DecoderStepCounter(model, **({"rescorer": rescorer} if rescorer is not None else {}))
     stage_timer = StageTimer(model, kind, (lambda: torch.cuda.synchronize(timer.translator.device))
-                             if timer.cuda else None)
+                             if timer.cuda else None, rescorer)
     try:
         for sample in tqdm(samples, desc=f"{label} batch 1", unit="sent", file=sys.stderr, mininterval=1.0):
             counter.reset()
@@ -170,6 +171,7 @@ def environment_of_process(device: torch.device) -> Dict[str, object]:
 def measure_system(spec: SystemSpec, data: str, subset: str, batch_sizes: Sequence[int], threads: int,
                    warmup: int, cpu: bool = False) -> Dict[str, object]:
     """Every number of one system's row, plus the raw per-sentence values behind them."""
+    from vqnat.engines import use_engine
     from vqnat.scoring import read_references, sacrebleu_score
     from vqnat.translate import Translator
 
@@ -177,6 +179,7 @@ def measure_system(spec: SystemSpec, data: str, subset: str, batch_sizes: Sequen
     baseline_mb = peak_rss_mb()
     start = time.perf_counter()
     translator = Translator(spec.checkpoint, data, cpu=cpu, **spec.generation)
+    use_engine(translator, spec.checkpoint, spec.engine, spec.quantize)
     load_seconds = time.perf_counter() - start
     kind = KINDS.get(translator.hub.cfg.task._name, spec.kind)
     sources = translator.split_sources(subset)
@@ -204,8 +207,9 @@ def measure_system(spec: SystemSpec, data: str, subset: str, batch_sizes: Sequen
     oracle = oracle_quality(translator, subset, references) if kind == "vqnat" else None  # after the peak
     hypotheses = [translator.detokenize(tokens) for tokens in single["tokens"]]
     lengths = [int(tokens.numel()) for tokens in single["tokens"]]
-    return {
+    row = {
         "name": spec.name, "system": spec.text, "checkpoint": spec.checkpoint, "kind": kind,
+        "engine": spec.engine, "quantize": spec.quantize,
         "options": spec.options, "generation": dict(translator.generation),
         "beam": int(translator.generation.get("beam", 1)) if kind == "ar" else None,
         "sentences": len(sources),
@@ -221,3 +225,9 @@ def measure_system(spec: SystemSpec, data: str, subset: str, batch_sizes: Sequen
         "load_seconds": load_seconds,
         "environment": environment_of_process(translator.device),
     }
+    if spec.engine == "ct2":  # its passes run inside CTranslate2, where no hook counts or times them
+        import ctranslate2
+
+        row["steps"] = row["latency_by_stage_ms"] = None
+        row["environment"]["ctranslate2"] = ctranslate2.__version__
+    return row

@@ -3,7 +3,8 @@ given the latent predictor's codes at the reference's length.
 
 For each test sentence the bottleneck assigns codes to the reference (as in training, without noise) and
 the decoder translates from those codes; the latent predictor, fed the reference's earlier codes, is
-scored on how often its most likely next code is the reference's. Oracle-code BLEU bounds what a
+scored on how often its most likely next code is the reference's (the parallel one: its most likely code
+at each position, in one pass from the source). Oracle-code BLEU bounds what a
 better latent predictor could reach with this decoder; the gap from oracle-code BLEU to a good AR model is
 the autoencoder's. The gap from the system's BLEU to oracle-code BLEU has two parts, split by decoding the
 latent predictor's own codes (searched as the generator does) for as many latents as the reference has and
@@ -52,7 +53,7 @@ def oracle_code_translations(translator, subset: str, batch_size: int = 64, seed
             _, bottleneck, quantized, mask = model.quantize_target(
                 target, autoencoder_lengths(padding, source_lengths, model.compress_steps))
             reference_codes = model.bottleneck.join_codes(bottleneck.codes)  # (B, N)
-            latent_logits = model.latent_predictor(quantized, mask, encoder_out)
+            latent_logits = model.latent_logits(quantized, mask, encoder_out)
             correct += int(((latent_logits.argmax(-1) == reference_codes) & mask).sum())
             latents += int(mask.sum())
             random_codes = torch.randint(model.bottleneck.num_codes, reference_codes.shape, generator=draws)
@@ -73,14 +74,35 @@ def oracle_code_translations(translator, subset: str, batch_size: int = 64, seed
             "reference_length_tokens": reference_length_tokens, "latent_correct": correct, "latents": latents}
 
 
+def best_candidate_translations(translator, subset: str, references: Sequence[str]) -> List[str]:
+    """Of each sentence's ranked candidates (length beam x latent beam), the one closest to its reference
+    by sentence BLEU: the most that any rescoring of these candidates could reach."""
+    import sacrebleu
+
+    best: List[str] = [None] * len(references)
+    with torch.inference_mode():
+        for batch in translator.batches(translator.split_sources(subset)):
+            hypotheses = translator.task.inference_step(translator.generator, translator.hub.models, batch)
+            for index, candidates in zip(batch["id"].tolist(), hypotheses):
+                texts = [translator.detokenize(c["tokens"][c["tokens"] != translator.generator.eos].cpu())
+                         for c in candidates]
+                best[index] = max(texts, key=lambda text: sacrebleu.sentence_bleu(text, [references[index]]).score)
+    return best
+
+
 def oracle_quality(translator, subset: str, references: Sequence[str]) -> Dict[str, float]:
-    """sacreBLEU of the oracle-code, random-code and reference-length translations; the latent predictor's
-    teacher-forced accuracy."""
+    """sacreBLEU of the oracle-code, random-code and reference-length translations, and of the best
+    candidates when the generator ranks several; the latent predictor's teacher-forced accuracy."""
     from vqnat.scoring import sacrebleu_score
 
+    best_candidate_bleu = None
+    if translator.generator.ranks_candidates:
+        best_candidate_bleu = sacrebleu_score(best_candidate_translations(translator, subset, references),
+                                              references)[0]
     oracle = oracle_code_translations(translator, subset)
     bleu, random_bleu, reference_length_bleu = (
         sacrebleu_score([translator.detokenize(tokens) for tokens in oracle[key]], references)[0]
         for key in ("tokens", "random_tokens", "reference_length_tokens"))
     return {"bleu": bleu, "random_codes_bleu": random_bleu, "reference_length_bleu": reference_length_bleu,
+            "best_candidate_bleu": best_candidate_bleu,
             "latent_accuracy": oracle["latent_correct"] / max(oracle["latents"], 1)}

@@ -38,6 +38,7 @@ def render_table(report: Dict) -> str:
     cuda = _uses_cuda(report)
     large = [size for size in report["settings"]["batch_sizes"] if size > 1]
     header = ["System", "BLEU", "tok-BLEU", "BLEU, reference length", "BLEU, oracle codes", "BLEU, random codes",
+              "BLEU, best candidate",
               "Latency median (ms)", "Latency p90 (ms)", "Speed-up vs beam", "Speed-up vs greedy", "Steps / sent."]
     for size in large:
         header += [f"Sent/s @{size}", f"Tok/s @{size}"]
@@ -47,11 +48,11 @@ def render_table(report: Dict) -> str:
         by_size = {entry["batch_size"]: entry for entry in system["throughput"]}
         oracle = system.get("oracle_codes")
         cells = [system["name"], f"{system['bleu']:.2f}", f"{system['tok_bleu']:.2f}",
-                 *(DASH if oracle is None else f"{oracle[key]:.2f}"
-                   for key in ("reference_length_bleu", "bleu", "random_codes_bleu")),
+                 *(DASH if oracle is None or oracle.get(key) is None else f"{oracle[key]:.2f}"
+                   for key in ("reference_length_bleu", "bleu", "random_codes_bleu", "best_candidate_bleu")),
                  _ms(system["latency_ms"]["median"]), _ms(system["latency_ms"]["p90"]),
                  _speedup(system["speedup_vs_beam"]), _speedup(system["speedup_vs_greedy"]),
-                 f"{system['steps']['mean']:.1f}"]
+                 DASH if system["steps"] is None else f"{system['steps']['mean']:.1f}"]
         for size in large:
             cells += [f"{by_size[size]['sentences_per_s']:.1f}", f"{by_size[size]['tokens_per_s']:.0f}"]
         cells.append(f"{_peak_mb(system, cuda):.0f}")
@@ -66,7 +67,8 @@ STAGE_COLUMNS = (("encoder", "Encoder"), ("sequential", "Sequential decoder pass
 def render_stage_table(report: Dict) -> str:
     """Mean batch-1 milliseconds per sentence in each stage (``stages.py``): where each speed-up comes from."""
     header = ["System", *(f"{title} (ms)" for _, title in STAGE_COLUMNS), "Mean latency (ms)"]
-    rows = [[system["name"], *(_ms(system["latency_by_stage_ms"][stage]["mean"]) for stage, _ in STAGE_COLUMNS),
+    rows = [[system["name"], *(DASH if system["latency_by_stage_ms"] is None
+                               else _ms(system["latency_by_stage_ms"][stage]["mean"]) for stage, _ in STAGE_COLUMNS),
              _ms(system["latency_ms"]["mean"])] for system in report["systems"]]
     return _markdown_table(header, rows)
 
@@ -76,6 +78,22 @@ def _latent_accuracies(report: Dict) -> str:
     accuracies = [f"{system['name']} {100 * system['oracle_codes']['latent_accuracy']:.1f}%"
                   for system in report["systems"] if system.get("oracle_codes")]
     return f" (latent predictor's next-code accuracy on them: {', '.join(accuracies)})" if accuracies else ""
+
+
+def _engine_notes(report: Dict) -> List[str]:
+    """How rows with another engine or int8 weights ran (nothing when every row is PyTorch fp32)."""
+    notes = []
+    ct2 = [system for system in report["systems"] if system.get("engine") == "ct2"]
+    if ct2:
+        notes.append(f"- engine=ct2: CTranslate2 {ct2[0]['environment']['ctranslate2']} (as many threads as "
+                     "torch's) decodes the same source tokens with fairseq's length limits; hypotheses are scored "
+                     "and timed like every other row. Its steps and stages are out of the hooks' reach (–); its "
+                     "peak memory includes the fairseq model loaded for the task and dictionaries.")
+    if any(system.get("engine") == "torch" and system.get("quantize") == "int8" for system in report["systems"]):
+        notes.append("- engine=torch, quantize=int8: every Linear layer with int8 weights and dynamically "
+                     "quantized activations (torch.ao.quantization.quantize_dynamic); embeddings, and vqnat's "
+                     "token projection (a product with the embedding matrix), stay fp32.")
+    return notes
 
 
 def render_notes(report: Dict) -> List[str]:
@@ -94,19 +112,24 @@ def render_notes(report: Dict) -> List[str]:
         + _latent_accuracies(report) + ". BLEU, reference length: the latent predictor's own codes, as many "
         "as the reference's, ended at the reference's length; its gain over BLEU is the predicted length's "
         "share of that gap, the rest is the codes'. BLEU, random codes: the same decoder given as many codes "
-        "drawn uniformly at random, the chance level of the latent predictor.",
+        "drawn uniformly at random, the chance level of the latent predictor. BLEU, best candidate (vqnat "
+        "rows with a length beam or a rescoring teacher): each sentence's candidate closest to its reference "
+        "by sentence BLEU, the bound on what ranking the candidates can reach.",
         f"- Latency: batch 1, every sentence, after {settings['warmup']} warm-up sentences; "
         f"{environment['threads']} torch thread(s) on {environment['device']} "
         f"({environment['device_name'] if _uses_cuda(report) else environment['cpu_model']}).",
         f"- Speed-up = reference median / system median; AR beam: {references['beam'] or DASH}, "
         f"AR greedy: {references['greedy'] or DASH}.",
         "- Steps: sequential decoder passes per sentence at batch 1 (counted with forward hooks; "
-        "AR: one per output token including EOS; vqnat: latent predictor per latent + parallel decoder).",
+        "AR: one per output token including EOS; vqnat: autoregressive latent predictor per latent, or one "
+        "pass of the parallel one, + parallel decoder, + one teacher pass when rescoring).",
         "- Latency by stage (second table): mean batch-1 milliseconds per sentence in the encoder, in the "
         "sequential decoder passes (AR decoder with its output projection; vqnat latent predictor with its code "
-        "softmax), in the parallel decoder (vqnat: decompression, decoder pass and token projection; fairseq "
-        "NAT: every refinement pass) and in the rest of generation (search, length prediction, hypotheses); "
+        "softmax), in the parallel decoder (vqnat: decompression, decoder pass and token projection, the "
+        "parallel latent predictor's pass and a rescoring teacher's pass; fairseq NAT: every refinement pass) "
+        "and in the rest of generation (search, length prediction, hypotheses); "
         "the four add up to the mean latency.",
+        *_engine_notes(report),
         "- Throughput: target tokens exclude EOS; warm-up batch excluded.",
         ("- Peak GPU MB: torch.cuda.max_memory_allocated in the system's own process."
          if _uses_cuda(report) else

@@ -66,6 +66,20 @@ def measure_in_own_process(spec: SystemSpec, settings: Dict) -> Dict:
     return message["result"]
 
 
+def _convert_ahead(spec: SystemSpec, data: Path) -> None:
+    """Convert a CTranslate2 system's checkpoint here (cached), so that its own process only decodes and
+    its peak memory is not the converter's."""
+    if spec.engine != "ct2":
+        return
+    from vqnat.engines import EngineError
+    from vqnat.engines.ct2 import converted_model
+
+    try:
+        converted_model(Path(spec.checkpoint), data, spec.quantize)
+    except EngineError as error:
+        raise BenchError(f"--system {spec.text!r}: {error}")
+
+
 def _check_request(specs: Sequence[SystemSpec], data: Path, threads: int, warmup: int) -> None:
     if not specs:
         raise BenchError("no --system given: name at least one NAME=CHECKPOINT")
@@ -77,7 +91,8 @@ def _check_request(specs: Sequence[SystemSpec], data: Path, threads: int, warmup
         raise BenchError(f"--data {data}: not a data directory made by `vqnat preprocess` (no manifest.json)")
     if threads < 1 or warmup < 0:
         raise BenchError(f"--threads must be >= 1 and --warmup >= 0 (got {threads}, {warmup})")
-    autoregressive = {spec.beam for spec in specs if spec.kind == "ar"}
+    autoregressive = {spec.beam for spec in specs
+                      if spec.kind == "ar" and spec.engine == "torch" and spec.quantize == "float32"}
     if 1 not in autoregressive or not any(beam > 1 for beam in autoregressive):
         logger.warning("no AR %s system: its speed-up column will be empty",
                        "greedy" if 1 not in autoregressive else "beam")
@@ -103,6 +118,7 @@ def run_bench(data: Union[str, Path], systems: Sequence[Union[str, SystemSpec]],
     results = []
     for position, spec in enumerate(specs, 1):
         logger.info("system %d/%d: %s (%s)", position, len(specs), spec.name, spec.text)
+        _convert_ahead(spec, data)
         results.append(measure_in_own_process(spec, settings))
     environment = {**describe_machine(), **results[0]["environment"]}
     for result in results[1:]:

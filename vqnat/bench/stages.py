@@ -7,9 +7,11 @@ too, which module hooks would miss):
 
 - encoder: ``encoder.forward`` (every kind);
 - sequential: the AR decoder's ``forward`` (once per output token, output projection included), vqnat's
-  ``latent_predictor.step`` (once per latent, code softmax included);
-- parallel: vqnat's ``decode_codes`` (decompression, one decoder pass, token projection), a fairseq NAT
-  model's ``decoder.forward`` (once per refinement iteration);
+  ``latent_predictor.step`` (once per latent, code softmax included) or, for the parallel latent predictor,
+  its ``forward`` (once per refinement pass);
+- parallel: vqnat's ``decode_codes`` (decompression, one decoder pass, token projection) and a rescoring
+  teacher's teacher-forced pass;
+  a fairseq NAT model's ``decoder.forward`` (once per refinement iteration);
 - rest: the generator's time outside them (search bookkeeping, length prediction, hypotheses).
 """
 import functools
@@ -23,6 +25,9 @@ STAGES = ("encoder", "sequential", "parallel")
 
 def stage_methods(model: nn.Module, kind: str) -> List[Tuple[str, object, str]]:
     """(stage, owner, method name) of the methods that make up each stage of a model of ``kind``."""
+    if kind == "vqnat" and model.parallel:
+        return [("encoder", model.encoder, "forward"), ("sequential", model.latent_predictor, "forward"),
+                ("parallel", model, "decode_codes")]
     if kind == "vqnat":
         return [("encoder", model.encoder, "forward"), ("sequential", model.latent_predictor, "step"),
                 ("parallel", model, "decode_codes")]
@@ -40,14 +45,17 @@ class StageTimer:
         model: the model the generator runs.
         kind: ``ar``, ``vqnat`` or ``nat``.
         synchronize: called before reading the clock (CUDA's, so that a stage's kernels count in it).
+        rescorer: a teacher that scores vqnat's candidates; its teacher-forced pass counts as parallel.
     """
 
-    def __init__(self, model: nn.Module, kind: str, synchronize: Optional[Callable[[], None]] = None):
+    def __init__(self, model: nn.Module, kind: str, synchronize: Optional[Callable[[], None]] = None,
+                 rescorer: Optional[nn.Module] = None):
         self.synchronize = synchronize or (lambda: None)
         self.seconds: Dict[str, float] = dict.fromkeys(STAGES, 0.0)
         self._depth = 0
         self._wrapped: List[Tuple[object, str]] = []
-        for stage, owner, name in stage_methods(model, kind):
+        methods = stage_methods(model, kind) + ([("parallel", rescorer, "forward")] if rescorer is not None else [])
+        for stage, owner, name in methods:
             setattr(owner, name, self._timed(stage, getattr(owner, name)))
             self._wrapped.append((owner, name))
 

@@ -36,8 +36,11 @@ def _probe(stack: nn.Module) -> nn.Module:
 class DecoderStepCounter:
     """Counts passes through each decoder stack of a model until ``remove`` is called."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, **others: nn.Module):
+        """Count ``model``'s stacks, and those of ``others`` (e.g. a rescoring teacher) under their names."""
         stacks = decoder_stacks(model)
+        for prefix, other in others.items():
+            stacks += [(f"{prefix}.{name}", stack) for name, stack in decoder_stacks(other)]
         if not stacks:
             raise ValueError(f"{type(model).__name__} has no fairseq decoder to count steps of")
         self.counts: Dict[str, int] = {name: 0 for name, _ in stacks}

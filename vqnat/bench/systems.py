@@ -6,7 +6,9 @@ option that does not apply to the checkpoint's kind of model) is reported as one
 """
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Tuple, Union
+
+from vqnat.engines import ENGINES, QUANTIZATIONS, EngineError, check_engine
 
 
 class BenchError(ValueError):
@@ -33,6 +35,20 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _existing_file(text: str) -> str:
+    if not Path(text).is_file():
+        raise ValueError("no such file")
+    return text
+
+
+def _one_of(*values: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in values:
+            raise ValueError(f"must be one of {', '.join(values)}")
+        return text
+    return parse
+
+
 def _length_rule(text: str) -> str:
     if text not in LENGTH_RULES:
         raise ValueError(f"must be one of {', '.join(LENGTH_RULES)}")
@@ -41,11 +57,15 @@ def _length_rule(text: str) -> str:
 
 @dataclass(frozen=True)
 class Option:
-    """One ``opt=value`` of a system: the generation setting it sets, its parser, the kinds it fits."""
+    """One ``opt=value`` of a system: the generation setting it sets (one name, or one per kind), its parser,
+    the kinds it fits."""
 
-    setting: str
+    setting: Union[str, Dict[str, str]]
     parse: Callable[[str], object]
     kinds: Tuple[str, ...]
+
+    def setting_for(self, kind: str) -> str:
+        return self.setting if isinstance(self.setting, str) else self.setting[kind]
 
 
 #: Options a --system value may carry (``-`` and ``_`` are interchangeable in their names).
@@ -56,8 +76,14 @@ OPTIONS: Dict[str, Option] = {
     "length_rule": Option("length_rule", _length_rule, ("vqnat",)),
     "iterations": Option("iter_decode_max_iter", _non_negative_int, ("nat",)),
     "iter_decode_max_iter": Option("iter_decode_max_iter", _non_negative_int, ("nat",)),
-    "length_beam": Option("iter_decode_with_beam", _positive_int, ("nat",)),
+    "length_beam": Option({"nat": "iter_decode_with_beam", "vqnat": "length_beam"}, _positive_int, ("nat", "vqnat")),
+    "rescore": Option("rescore", _existing_file, ("vqnat",)),
+    "latent_iterations": Option("latent_iterations", _positive_int, ("vqnat",)),
+    "engine": Option("engine", _one_of(*ENGINES), ("ar", "vqnat", "nat")),
+    "quantize": Option("quantize", _one_of(*QUANTIZATIONS), ("ar", "vqnat", "nat")),
 }
+#: Options that choose how the model runs (``vqnat.engines``) rather than a generation setting.
+ENGINE_OPTIONS = ("engine", "quantize")
 
 
 @dataclass
@@ -73,7 +99,16 @@ class SystemSpec:
     @property
     def generation(self) -> Dict[str, object]:
         """The options as fairseq generation settings (``iterations`` -> ``iter_decode_max_iter``)."""
-        return {OPTIONS[name].setting: value for name, value in self.options.items()}
+        return {OPTIONS[name].setting_for(self.kind): value for name, value in self.options.items()
+                if name not in ENGINE_OPTIONS}
+
+    @property
+    def engine(self) -> str:
+        return str(self.options.get("engine", "torch"))
+
+    @property
+    def quantize(self) -> str:
+        return str(self.options.get("quantize", "float32"))
 
     @property
     def beam(self) -> int:
@@ -116,6 +151,10 @@ def parse_system(text: str) -> SystemSpec:
     for key in options:
         if spec.kind not in OPTIONS[key].kinds:
             raise fail(f"option {key!r} does not apply to {KIND_NAMES[spec.kind]} models")
+    try:
+        check_engine(spec.engine, spec.kind)
+    except EngineError as error:
+        raise fail(str(error))
     return spec
 
 
@@ -124,14 +163,12 @@ def checkpoint_kind(checkpoint: str) -> str:
 
     The file is memory-mapped, so reading its config does not load the weights into memory.
     """
-    import torch
-
-    import vqnat  # noqa: F401  (allow-lists the types fairseq stores in checkpoints)
+    from vqnat.safe_load import CheckpointLoadError, load_checkpoint_state
 
     try:
-        state = torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=True)
-    except Exception as error:  # torch raises many kinds for truncated or foreign files
-        raise BenchError(f"cannot read checkpoint {checkpoint}: {str(error).splitlines()[0]}")
+        state = load_checkpoint_state(checkpoint)
+    except CheckpointLoadError as error:
+        raise BenchError(str(error))
     task = None
     if isinstance(state, dict):
         config = state.get("cfg") or {}

@@ -1,4 +1,5 @@
-"""The paper's training schedules as functions of the update number (PAPER B.9, t2t ``common_layers``)."""
+"""Training schedules as functions of the update number: the paper's (PAPER B.9, t2t ``common_layers``) and
+the glancing ratio's."""
 
 
 def inverse_linear(warmup: float, step: int) -> float:
@@ -24,3 +25,11 @@ def latent_input_prob(step: int, warmup_updates: int) -> float:
 def teacher_forcing_prob(step: int, warmup_updates: int) -> float:
     """1 - p_t: the chance that a decoder input position holds the true target embedding instead."""
     return 1.0 - latent_input_prob(step, warmup_updates)
+
+
+def linear_anneal(step: int, start: float, end: float, updates: int) -> float:
+    """``start`` at update 0, moving linearly to ``end`` at ``updates`` and staying there (GLAT's ratio
+    schedule); ``updates`` <= 0 keeps ``start``."""
+    if updates <= 0:
+        return start
+    return start + (end - start) * min(step / updates, 1.0)

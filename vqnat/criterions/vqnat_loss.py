@@ -2,7 +2,8 @@
 
     L = CE_tokens (mean over target tokens, optional label smoothing)
         + bottleneck loss (beta * commitment, plus the codebook loss for ``vq``)
-        + [t >= latent_loss_start] * w_latent * CE_latent (mean over latents; soft labels under soft EM)
+        + [t >= latent_loss_start] * w_latent * CE_latent (mean over latents not revealed by glancing; soft
+          labels under soft EM)
         + w_length * CE_length (mean over sentences; the target-length classifier)
 
 fairseq divides the returned loss by ``sample_size`` = target tokens, so the mean terms are scaled by the
@@ -17,10 +18,10 @@ import torch.nn.functional as F
 from fairseq import metrics, utils
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.criterions.label_smoothed_cross_entropy import label_smoothed_nll_loss
-from fairseq.dataclass import FairseqDataclass
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from torch import Tensor
 
-from vqnat.criterions.schedules import teacher_forcing_prob
+from vqnat.criterions.schedules import linear_anneal, teacher_forcing_prob
 from vqnat.generation.length_rules import autoencoder_lengths
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,34 @@ class VQNATLossConfig(FairseqDataclass):
     length_loss_weight: float = field(
         default=0.1, metadata={"help": "weight of the target-length classifier's loss (the 'predicted' length rule)"}
     )
+    reveal: ChoiceEnum(["glance", "uniform"]) = field(
+        default="glance",
+        metadata={"help": "which reference codes the parallel latent predictor sees in training: 'glance', "
+                          "--glance-ratio x its first-pass mistakes (GLAT; one more forward pass), or 'uniform', a "
+                          "uniformly drawn share of the latents (CMLM's masks), the states that --latent-iterations "
+                          "decoding passes through"},
+    )
+    glance_ratio: float = field(
+        default=0.0,
+        metadata={"help": "parallel latent predictor: glancing ratio at the start of training, the share of a "
+                          "first pass's code mistakes whose reference codes are revealed before the trained pass "
+                          "(Qian et al. 2021; latent-GLAT: 0.5); 0 trains it without glancing"},
+    )
+    glance_ratio_end: float = field(
+        default=-1.0, metadata={"help": "glancing ratio reached at --glance-anneal-updates (default: no annealing)"}
+    )
+    glance_anneal_updates: int = field(
+        default=0, metadata={"help": "updates over which the glancing ratio moves linearly to --glance-ratio-end"}
+    )
+    code_mix_prob: float = field(
+        default=0.0,
+        metadata={"help": "share of latent positions whose decoder input is the latent predictor's code instead "
+                          "of the reference's, so that the decoder learns to read predicted codes (CNAT's and "
+                          "latent-GLAT's 0.5 mix); 0 feeds only reference codes (the paper)"},
+    )
+    code_mix_start: int = field(
+        default=0, metadata={"help": "update from which --code-mix-prob applies (the predictor's first codes are noise)"}
+    )
     collapse_threshold: float = field(
         default=0.1,
         metadata={"help": "warn when a training batch uses fewer distinct codes than this share of "
@@ -60,8 +89,19 @@ def soft_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
 @register_criterion("vqnat_loss", dataclass=VQNATLossConfig)
 class VQNATLoss(FairseqCriterion):
     def __init__(self, task, label_smoothing: float, tf_warmup_updates: int, latent_loss_start: int,
-                 latent_loss_weight: float, length_loss_weight: float, collapse_threshold: float):
+                 latent_loss_weight: float, length_loss_weight: float, reveal: str, glance_ratio: float,
+                 glance_ratio_end: float,
+                 glance_anneal_updates: int, code_mix_prob: float, code_mix_start: int, collapse_threshold: float):
         super().__init__(task)
+        for name, value in (("--glance-ratio", glance_ratio), ("--code-mix-prob", code_mix_prob)):
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        self.reveal = reveal
+        self.glance_ratio = glance_ratio
+        self.glance_ratio_end = glance_ratio if glance_ratio_end < 0 else glance_ratio_end
+        self.glance_anneal_updates = glance_anneal_updates
+        self.code_mix_prob = code_mix_prob
+        self.code_mix_start = code_mix_start
         self.label_smoothing = label_smoothing
         self.tf_warmup_updates = tf_warmup_updates
         self.latent_loss_start = latent_loss_start
@@ -75,9 +115,15 @@ class VQNATLoss(FairseqCriterion):
         tf_prob = teacher_forcing_prob(updates, self.tf_warmup_updates) if model.training else 0.0
         if tf_prob > 0 and not model.decoder.causal:
             raise ValueError("--tf-warmup-updates feeds true target tokens to the decoder: drop --decoder-bidirectional")
+        glance = linear_anneal(updates, self.glance_ratio, self.glance_ratio_end, self.glance_anneal_updates)
+        if (glance > 0 or self.reveal == "uniform") and not model.parallel:
+            raise ValueError("--glance-ratio and --reveal train the parallel latent predictor: add --latent-predictor "
+                             "parallel")
+        mix = self.code_mix_prob if updates >= self.code_mix_start else 0.0
         net_input = sample["net_input"]
         padding = getattr(self.task.cfg, "train_padding", "paper")
-        out = model(**net_input, target=sample["target"], teacher_forcing_prob=tf_prob,
+        out = model(**net_input, target=sample["target"], teacher_forcing_prob=tf_prob, glance_ratio=glance,
+                    code_mix_prob=mix, reveal=self.reveal,
                     autoencoder_lengths=autoencoder_lengths(padding, net_input["src_lengths"], model.compress_steps))
 
         token_mask = out["target"].ne(self.padding_idx)
@@ -85,21 +131,22 @@ class VQNATLoss(FairseqCriterion):
         token_loss, nll_loss = label_smoothed_nll_loss(lprobs, out["target"][token_mask], self.label_smoothing)
         ntokens = token_mask.sum()
 
-        latent_mask = out["latent_mask"]
-        latent_logits = out["latent_logits"][latent_mask]  # (n, K)
+        latent_mask, loss_mask = out["latent_mask"], out["latent_loss_mask"]
         codes = out["codes"][latent_mask]  # (n,)
+        latent_logits = out["latent_logits"][loss_mask]  # (n', K): glancing leaves revealed codes out
         if out["soft_labels"] is not None:
-            latent_losses = soft_cross_entropy(latent_logits, out["soft_labels"][latent_mask])
+            latent_losses = soft_cross_entropy(latent_logits, out["soft_labels"][loss_mask])
         else:
-            latent_losses = F.cross_entropy(latent_logits.float(), codes, reduction="none")
+            latent_losses = F.cross_entropy(latent_logits.float(), out["codes"][loss_mask], reduction="none")
         nlatents = latent_mask.sum()
         latent_loss = latent_losses.sum()
+        loss_latents = loss_mask.sum()
         length_loss = F.cross_entropy(out["length_logits"].float(), out["length_target"], reduction="sum")
         nsentences = sample["target"].size(0)
 
         latent_weight = self.latent_loss_weight if updates >= self.latent_loss_start else 0.0
         loss = token_loss + ntokens * (out["bottleneck_loss"]
-                                       + latent_weight * latent_loss / nlatents.clamp_min(1)
+                                       + latent_weight * latent_loss / loss_latents.clamp_min(1)
                                        + self.length_loss_weight * length_loss / nsentences)
         if model.training:
             self.warn_on_collapse(codes, model.bottleneck.num_codes, updates)
@@ -111,8 +158,9 @@ class VQNATLoss(FairseqCriterion):
             "nsentences": nsentences,
             "sample_size": ntokens.data,
             "nlatents": nlatents.data,
+            "loss_latents": loss_latents.data,
             "latent_loss": latent_loss.data,
-            "latent_correct": (latent_logits.argmax(-1) == codes).sum().data,
+            "latent_correct": (out["predicted_codes"][latent_mask] == codes).sum().data,
             "length_loss": length_loss.data,
             "length_correct": (out["length_logits"].argmax(-1) == out["length_target"]).sum().data,
             "nbatches": 1,
@@ -121,6 +169,7 @@ class VQNATLoss(FairseqCriterion):
             "codebook_usage": stats["usage"],
             "dead_codes": stats["dead_codes"],
             "tf_prob": tf_prob,
+            "glance_ratio": glance,
         }
         return loss, ntokens.data, logging_output
 
@@ -145,12 +194,15 @@ class VQNATLoss(FairseqCriterion):
         metrics.log_scalar("loss", total("loss") / max(sample_size, 1) / math.log(2), sample_size, round=3)
         metrics.log_scalar("nll_loss", total("nll_loss") / max(ntokens, 1) / math.log(2), ntokens, round=3)
         metrics.log_derived("ppl", lambda meters: utils.get_perplexity(meters["nll_loss"].avg))
-        metrics.log_scalar("latent_loss", total("latent_loss") / max(nlatents, 1) / math.log(2), nlatents, round=3)
+        loss_latents = total("loss_latents")
+        metrics.log_scalar("latent_loss", total("latent_loss") / max(loss_latents, 1) / math.log(2), loss_latents,
+                           round=3)
         metrics.log_scalar("latent_acc", total("latent_correct") / max(nlatents, 1), nlatents, round=3)
         metrics.log_scalar("length_loss", total("length_loss") / max(nsentences, 1) / math.log(2), nsentences,
                            round=3)
         metrics.log_scalar("length_acc", total("length_correct") / max(nsentences, 1), nsentences, round=3)
-        for key in ("bottleneck_loss", "codebook_perplexity", "codebook_usage", "dead_codes", "tf_prob"):
+        for key in ("bottleneck_loss", "codebook_perplexity", "codebook_usage", "dead_codes", "tf_prob",
+                    "glance_ratio"):
             metrics.log_scalar(key, total(key) / max(nbatches, 1), nbatches, round=3)
 
     @staticmethod

@@ -1,4 +1,6 @@
-"""Left-to-right search over latent codes with the latent predictor: greedy (beam 1, the paper's) or beam.
+"""The codes of a batch from the latent predictor: left-to-right greedy (beam 1, the paper's) or beam search
+for the autoregressive one; for the parallel one the most likely code at every position in one pass, or a
+few passes of mask-predict refinement.
 
 Each step runs only the newest position through the predictor (fairseq's incremental key/value cache);
 beam search reorders that cache with ``reorder_incremental_state_scripting``. Sentences may need different
@@ -11,9 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vqnat.models.parallel_latent_predictor import uniform_copy
+
 
 @torch.no_grad()
-def search_latents(model, encoder_out, num_latents: Tensor, beam_size: int = 1) -> Tuple[Tensor, Tensor]:
+def search_latents(model, encoder_out, num_latents: Tensor, beam_size: int = 1,
+                   all_beams: bool = False, iterations: int = 1) -> Tuple[Tensor, Tensor]:
     """Decode ``num_latents[i]`` codes for every sentence i.
 
     Args:
@@ -21,11 +26,19 @@ def search_latents(model, encoder_out, num_latents: Tensor, beam_size: int = 1) 
         encoder_out: its encoder output for the batch of B sentences.
         num_latents: (B,) codes to decode per sentence (>= 1).
         beam_size: hypotheses kept per sentence (1 = greedy).
+        all_beams: return every final beam, best first, instead of the best one.
+        iterations: passes of a parallel latent predictor (mask-predict refinement).
 
     Returns:
-        codes (B, max N) with zeros past each sentence's count, and the log-probability (B,) of each.
+        codes (B, max N) with zeros past each sentence's count, and the log-probability (B,) of each; with
+        ``all_beams``, (B, beam, max N) and (B, beam).
     """
     num_codes = model.bottleneck.num_codes
+    if model.parallel:
+        if beam_size != 1:
+            raise ValueError("--latent-beam searches the autoregressive latent predictor; this model's is parallel")
+        codes, scores = parallel_codes(model, encoder_out, num_latents, iterations)
+        return (codes.unsqueeze(1), scores.unsqueeze(1)) if all_beams else (codes, scores)
     if not 1 <= beam_size <= num_codes:
         raise ValueError(f"--latent-beam must be in [1, K = {num_codes}], got {beam_size}")
     batch, steps = num_latents.numel(), int(num_latents.max())
@@ -38,8 +51,8 @@ def search_latents(model, encoder_out, num_latents: Tensor, beam_size: int = 1) 
     scores = torch.full((batch, beam_size), float("-inf"), device=device)
     scores[:, 0] = 0.0  # all beams start identical: expand only the first
     hypotheses = torch.zeros(batch * beam_size, 0, dtype=torch.long, device=device)
-    best_codes = torch.zeros(batch, steps, dtype=torch.long, device=device)
-    best_scores = torch.zeros(batch, device=device)
+    best_codes = torch.zeros(batch, beam_size, steps, dtype=torch.long, device=device)
+    best_scores = torch.zeros(batch, beam_size, device=device)
     previous = None
     for step in range(steps):
         log_probs = F.log_softmax(predictor.step(previous, step, encoder_out, cache).float(), dim=-1)
@@ -53,7 +66,21 @@ def search_latents(model, encoder_out, num_latents: Tensor, beam_size: int = 1) 
             predictor.decoder.reorder_incremental_state_scripting(cache, rows)
         hypotheses = torch.cat([hypotheses, new_codes.view(-1, 1)], dim=1)
         finished = num_latents == step + 1
-        best_codes[finished, : step + 1] = hypotheses.view(batch, beam_size, -1)[finished, 0]
-        best_scores[finished] = scores[finished, 0]
+        best_codes[finished, :, : step + 1] = hypotheses.view(batch, beam_size, -1)[finished]
+        best_scores[finished] = scores[finished]
         previous = model.embed_codes(new_codes.view(-1))  # (B * beam, D)
-    return best_codes, best_scores
+    if all_beams:
+        return best_codes, best_scores
+    return best_codes[:, 0], best_scores[:, 0]
+
+
+@torch.no_grad()
+def parallel_codes(model, encoder_out, num_latents: Tensor, iterations: int = 1) -> Tuple[Tensor, Tensor]:
+    """The parallel latent predictor's codes in ``iterations`` passes (one: the most likely code at every
+    position); as ``search_latents``."""
+    if iterations < 1:
+        raise ValueError(f"--latent-iterations must be >= 1, got {iterations}")
+    mask = torch.arange(int(num_latents.max()), device=num_latents.device)[None, :] < num_latents[:, None]
+    codes, scores = model.latent_predictor.refine(uniform_copy(encoder_out, mask), mask, encoder_out,
+                                                  model.embed_codes, iterations)  # (B, N)
+    return codes.masked_fill(~mask, 0), scores.masked_fill(~mask, 0.0).sum(1)

@@ -46,3 +46,10 @@ def decoding_lengths(rule: str, model, encoder_out, src_lengths: Tensor) -> Tupl
     else:
         raise ValueError(f"unknown --length-rule {rule!r}; choose one of {', '.join(LENGTH_RULES)}")
     return latent_count(lengths, model.compress_steps), lengths
+
+
+def candidate_lengths(lengths: Tensor, beam: int) -> Tensor:
+    """(B,) lengths -> (B, beam): each length, then one shorter, one longer, two shorter, ... (at least 1)."""
+    offsets = [0] + [sign * step for step in range(1, beam) for sign in (-1, 1)]
+    offsets = lengths.new_tensor(offsets[:beam])
+    return (lengths[:, None] + offsets[None, :]).clamp_min(1)

@@ -11,6 +11,7 @@ from fairseq import utils
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 
 BOTTLENECK_KINDS = ["vq", "ema", "soft_em", "dvq", "semhash"]
+LATENT_PREDICTOR_KINDS = ["autoregressive", "parallel"]
 
 
 @dataclass
@@ -23,6 +24,13 @@ class VQNATConfig(FairseqDataclass):
     encoder_layers: int = field(default=6, metadata={"help": "source encoder layers"})
     decoder_layers: int = field(default=6, metadata={"help": "parallel decoder layers (PAPER B.7)"})
     latent_layers: int = field(default=6, metadata={"help": "latent predictor layers (PAPER B.8)"})
+    latent_predictor: ChoiceEnum(LATENT_PREDICTOR_KINDS) = field(
+        default="autoregressive",
+        metadata={"help": "how the codes are predicted from the source: 'autoregressive', one code after the other "
+                          "(the paper's, PAPER B.8), or 'parallel', all codes in one pass over the source copied to "
+                          "the latent length, trained with glancing (--glance-ratio); with 'parallel' the decoder "
+                          "also reads the copied source"},
+    )
     dropout: float = field(default=0.1, metadata={"help": "dropout on residual branches, convolutions and embeddings"})
     attention_dropout: float = field(default=0.0, metadata={"help": "dropout on attention weights"})
     activation_dropout: float = field(default=0.0, metadata={"help": "dropout after the feed-forward activation"})
@@ -36,7 +44,9 @@ class VQNATConfig(FairseqDataclass):
     max_source_positions: int = field(default=1024, metadata={"help": "longest source the encoder accepts"})
     max_target_positions: int = field(default=1024, metadata={"help": "longest target the decoder accepts"})
     compress: int = field(
-        default=3, metadata={"help": "n_c: stride-2 compression steps, one latent per 2^n_c target tokens (PAPER B.4)"}
+        default=3,
+        metadata={"help": "n_c: stride-2 compression steps, one latent per 2^n_c target tokens (PAPER B.4); 0: one "
+                          "code per target token, quantized from the token's own embedding (latent-GLAT)"},
     )
     bottleneck: ChoiceEnum(BOTTLENECK_KINDS) = field(
         default="soft_em",
@@ -83,6 +93,18 @@ class VQNATConfig(FairseqDataclass):
         metadata={"help": "full self-attention in the parallel decoder instead of the paper's causal self-attention "
                           "over the decompressed latents shifted right (PAPER B.7); incompatible with "
                           "--tf-warmup-updates"},
+    )
+    latent_iterations: int = field(
+        default=1,
+        metadata={"help": "passes the parallel latent predictor makes when it translates, unless generation says "
+                          "otherwise: each fixes the most confident share of the codes and predicts the rest "
+                          "again (mask-predict over codes); 1 = one pass"},
+    )
+    init_from: str = field(
+        default="",
+        metadata={"help": "warm start: copy the source encoder, the embeddings and, where shapes match, the decoder "
+                          "layers (into the parallel decoder and the latent predictor) from this AR checkpoint of "
+                          "fairseq's transformer on the same dictionary, width and norm placement"},
     )
     max_length_offset: int = field(
         default=128,

@@ -1,8 +1,9 @@
 """The Latent Transformer with a discrete bottleneck (Kaiser et al. 2018; Roy et al. 2018) as a fairseq model.
 
 Training (``forward``): encode the source; compress the target 2^n_c-fold; quantize with the bottleneck;
-predict the codes with the latent predictor; decompress and decode all target tokens in one pass.
-Generation (``vqnat.generation``) uses ``encode``, ``latent_predictor.step``, ``embed_codes`` and
+predict the codes with the latent predictor (autoregressive, the paper's; or parallel, with glancing);
+decompress and decode all target tokens in one pass. Generation (``vqnat.generation``) uses ``encode``,
+``latent_predictor.step`` (autoregressive) or ``latent_logits`` (parallel), ``embed_codes`` and
 ``decode_codes``: the parallel decoder then runs once per batch.
 """
 import math
@@ -23,6 +24,7 @@ from vqnat.models.config import VQNATConfig, fill_defaults
 from vqnat.models.conv_autoencoder import LatentDecompressor, TargetCompressor, latent_count
 from vqnat.models.dense_decoder import DenseTransformerDecoder, EncoderOut
 from vqnat.models.latent_predictor import LatentPredictor, shift_right
+from vqnat.models.parallel_latent_predictor import ParallelLatentPredictor, uniform_copy
 from vqnat.models.length_predictor import TargetLengthPredictor
 
 
@@ -54,8 +56,8 @@ def check_args(args: Namespace) -> None:
     """One clear line for options the modules would reject less clearly."""
     if args.embed_dim % args.attention_heads:
         raise ValueError(f"--embed-dim {args.embed_dim} must be divisible by --attention-heads {args.attention_heads}")
-    if args.compress < 1:
-        raise ValueError(f"--compress must be >= 1 (n_c stride-2 steps), got {args.compress}")
+    if args.compress < 0:
+        raise ValueError(f"--compress must be >= 0 (n_c stride-2 steps), got {args.compress}")
     if args.code_dim < 0:
         raise ValueError(f"--code-dim must be >= 0 (0: codes of the model width), got {args.code_dim}")
     if args.max_length_offset < 0:
@@ -94,8 +96,9 @@ class VQNATModel(BaseFairseqModel):
             raise ValueError(f"--bottleneck {args.bottleneck} --codebook-size {args.codebook_size}: {error}") from None
         self.decompressor = LatentDecompressor(dim, args.compress, args.dropout)
         self.decoder = DenseTransformerDecoder(config, tgt_dict, causal=not args.decoder_bidirectional)
-        self.latent_predictor = LatentPredictor(transformer_config(args, args.latent_layers), tgt_dict,
-                                                self.bottleneck.num_codes)
+        predictor = ParallelLatentPredictor if args.latent_predictor == "parallel" else LatentPredictor
+        self.latent_predictor = predictor(transformer_config(args, args.latent_layers), tgt_dict,
+                                          self.bottleneck.num_codes)
         self.length_predictor = TargetLengthPredictor(dim, args.max_length_offset)
         self.num_updates = 0
 
@@ -126,6 +129,9 @@ class VQNATModel(BaseFairseqModel):
         target: Optional[Tensor] = None,
         autoencoder_lengths: Optional[Tensor] = None,
         teacher_forcing_prob: float = 0.0,
+        glance_ratio: float = 0.0,
+        code_mix_prob: float = 0.0,
+        reveal: str = "glance",
     ) -> Dict[str, Any]:
         """Autoencode ``target`` (B, T) given the source; every output the criterion needs.
 
@@ -134,34 +140,71 @@ class VQNATModel(BaseFairseqModel):
                 the paper's roundup(max(T, 2S)); default: the target lengths T.
             teacher_forcing_prob: in training, the chance that a decoder input position is replaced by
                 the true target embedding (PAPER B.9 schedule 2).
+            glance_ratio: in training, the parallel latent predictor's glancing ratio (share of its
+                first-pass mistakes revealed).
+            reveal: which reference codes the parallel latent predictor sees in training: ``glance``
+                (``glance_ratio`` of its mistakes) or ``uniform`` (a uniformly drawn share, as CMLM).
+            code_mix_prob: in training, the chance that a latent position's decoder input is the code the
+                latent predictor chose instead of the reference's, so that the decoder learns to read
+                imperfect codes.
 
         Returns:
             dict with ``token_logits`` (B, L, V) and ``target`` (B, L) padded to the decoded length L,
             ``latent_logits`` (B, N, K), ``codes`` (B, N) joint codes, ``soft_labels`` (B, N, K) or None,
-            ``latent_mask`` (B, N), ``bottleneck_loss`` and ``bottleneck_stats``, ``length_logits`` and
-            ``length_target`` (class of the target length T).
+            ``latent_mask`` (B, N), ``latent_loss_mask`` (B, N) (latents the latent loss covers: not the
+            revealed ones), ``predicted_codes`` (B, N) (the latent predictor's choice: its first pass
+            when glancing),
+            ``bottleneck_loss`` and ``bottleneck_stats``, ``length_logits`` and ``length_target`` (class
+            of the target length T).
         """
         if target is None:
             raise ValueError("the vqnat model autoencodes the target in training; translate with its generator")
         encoder_out = self.encode(src_tokens, src_lengths)
         target_lengths = target.ne(self.pad).sum(1)
         target, bottleneck, quantized, latent_mask = self.quantize_target(target, autoencoder_lengths)
-        decoder_input, decoder_mask = self.decompressor(quantized, latent_mask)  # (B, L, D)
+        codes = self.bottleneck.join_codes(bottleneck.codes)
         code_vectors = quantized.detach() if self.args.latent_predictor_detach else quantized
+        revealed = torch.zeros_like(latent_mask)
+        predicted = None
+        if self.parallel and self.training and reveal == "uniform":
+            inputs, revealed = self.latent_predictor.reveal_uniformly(uniform_copy(encoder_out, latent_mask),
+                                                                     code_vectors, latent_mask)
+            latent_logits = self.latent_predictor(inputs, latent_mask, encoder_out)
+        elif self.parallel and self.training and glance_ratio > 0:
+            inputs, revealed, predicted = self.latent_predictor.glance(
+                uniform_copy(encoder_out, latent_mask), code_vectors, codes, latent_mask, encoder_out, glance_ratio)
+            latent_logits = self.latent_predictor(inputs, latent_mask, encoder_out)
+        else:
+            latent_logits = self.latent_logits(code_vectors, latent_mask, encoder_out)
+        if predicted is None:
+            predicted = latent_logits.detach().argmax(-1)
+        decoder_vectors = quantized
+        if self.training and code_mix_prob > 0:
+            chosen = latent_mask & (torch.rand(latent_mask.shape, device=latent_mask.device) < code_mix_prob)
+            decoder_vectors = torch.where(chosen.unsqueeze(-1), self.embed_codes(predicted).to(quantized.dtype),
+                                          quantized)
+        decoder_input, decoder_mask = self.decoder_input(decoder_vectors, latent_mask, encoder_out)
         if self.training and teacher_forcing_prob > 0:
             decoder_input = self.teacher_force(decoder_input, target, teacher_forcing_prob)
         return {
             "token_logits": self.decode(decoder_input, decoder_mask, encoder_out),
             "target": target,
-            "latent_logits": self.latent_predictor(code_vectors, latent_mask, encoder_out),
-            "codes": self.bottleneck.join_codes(bottleneck.codes),
+            "latent_logits": latent_logits,
+            "codes": codes,
             "soft_labels": bottleneck.soft_labels,
             "latent_mask": latent_mask,
+            "latent_loss_mask": latent_mask & ~revealed,
+            "predicted_codes": predicted,
             "bottleneck_loss": bottleneck.loss,
             "bottleneck_stats": bottleneck.stats,
             "length_logits": self.length_predictor(encoder_out),
             "length_target": self.length_predictor.target_classes(target_lengths, src_lengths),
         }
+
+    @property
+    def parallel(self) -> bool:
+        """Whether the latent predictor predicts all codes in one pass (and the decoder reads the copied source)."""
+        return self.args.latent_predictor == "parallel"
 
     def quantize_target(self, target: Tensor, autoencoder_lengths: Optional[Tensor] = None):
         """Compress and quantize ``target`` (B, T): (target padded to (B, L), bottleneck output, its vectors
@@ -198,6 +241,21 @@ class VQNATModel(BaseFairseqModel):
         features = self.decoder(decoder_input, mask, encoder_out)
         return F.linear(features[:, :keep], self.embed_tokens.weight)
 
+    def latent_logits(self, code_vectors: Optional[Tensor], latent_mask: Tensor, encoder_out: EncoderOut) -> Tensor:
+        """The latent predictor's logits (B, N, K) for every latent: teacher-forced on ``code_vectors`` (B, N, D)
+        when autoregressive; from the copied source in one pass when parallel (``code_vectors`` unused)."""
+        if self.parallel:
+            return self.latent_predictor(uniform_copy(encoder_out, latent_mask), latent_mask, encoder_out)
+        return self.latent_predictor(code_vectors, latent_mask, encoder_out)
+
+    def decoder_input(self, code_vectors: Tensor, latent_mask: Tensor, encoder_out: EncoderOut):
+        """Code vectors (B, N, D) -> the parallel decoder's input (B, N * 2^n_c, D) and its mask: decompressed,
+        plus the copied source when the latent predictor is parallel."""
+        decoder_input, mask = self.decompressor(code_vectors, latent_mask)
+        if self.parallel:
+            decoder_input = decoder_input + uniform_copy(encoder_out, mask).to(decoder_input.dtype)
+        return decoder_input, mask
+
     def embed_codes(self, codes: Tensor) -> Tensor:
         """Joint codes (...) -> their code vectors in the model width (..., D)."""
         return self.code_expansion(self.bottleneck.embed(self.bottleneck.split_codes(codes)))
@@ -206,6 +264,6 @@ class VQNATModel(BaseFairseqModel):
                      keep: Optional[int] = None) -> Tensor:
         """Codes (B, N) -> token logits (B, N * 2^n_c, V), or of the first ``keep`` positions: decompress,
         then one decoder pass."""
-        decoder_input, mask = self.decompressor(self.embed_codes(codes), latent_mask)
+        decoder_input, mask = self.decoder_input(self.embed_codes(codes), latent_mask, encoder_out)
         return self.decode(decoder_input, mask, encoder_out, keep)
 

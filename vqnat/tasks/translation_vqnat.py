@@ -2,9 +2,13 @@
 
 Adds the generation options of the Latent Transformer and returns ``VQNATGenerator`` for vqnat models, so
 ``fairseq-generate``, ``fairseq-interactive`` and ``--eval-bleu`` decode them non-autoregressively; other
-models (an AR teacher) get fairseq's usual generator.
+models (an AR teacher) get fairseq's usual generator. A new vqnat model with ``--init-from`` is warm-started
+from an AR teacher here, where fairseq says whether the model is new or about to be loaded.
 """
+import os
 from dataclasses import dataclass, field
+
+import torch
 
 from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import register_task
@@ -13,6 +17,7 @@ from fairseq.tasks.translation import TranslationConfig, TranslationTask
 from vqnat.generation.generator import VQNATGenerator
 from vqnat.generation.length_rules import LENGTH_RULES, TRAIN_PADDINGS
 from vqnat.models.vqnat_model import VQNATModel
+from vqnat.models.warm_start import warm_start
 
 
 @dataclass
@@ -32,6 +37,22 @@ class TranslationVQNATConfig(TranslationConfig):
     latent_beam: int = field(
         default=1, metadata={"help": "beam size of the search over latent codes (1 = greedy, the paper's)"}
     )
+    latent_iterations: int = field(
+        default=0,
+        metadata={"help": "passes of a parallel latent predictor (mask-predict over codes); 0: the model's "
+                          "--latent-iterations"},
+    )
+    length_beam: int = field(
+        default=1,
+        metadata={"help": "lengths decoded per sentence: the length rule's T, then T-1, T+1, T-2, ...; the "
+                          "candidates go through one batched decoder pass and the best-scored is kept"},
+    )
+    rescore: str = field(
+        default="",
+        metadata={"help": "AR teacher checkpoint (same dictionary) that scores every candidate (each length of "
+                          "--length-beam x each final beam of --latent-beam) in one teacher-forced pass; the "
+                          "best is kept (noisy parallel decoding)"},
+    )
 
 
 @register_task("translation_vqnat", dataclass=TranslationVQNATConfig)
@@ -42,6 +63,7 @@ class TranslationVQNATTask(TranslationTask):
         if cfg.left_pad_target:
             raise ValueError("translation_vqnat needs right-padded targets: drop --left-pad-target")
         super().__init__(cfg, src_dict, tgt_dict)
+        self.rescorers = {}
 
     def get_batch_iterator(self, dataset, **kwargs):
         """Batch every sentence outside training.
@@ -53,14 +75,45 @@ class TranslationVQNATTask(TranslationTask):
             kwargs["required_batch_size_multiple"] = 1
         return super().get_batch_iterator(dataset, **kwargs)
 
+    def build_model(self, cfg, from_checkpoint: bool = False):
+        """The model; a new vqnat model with ``--init-from`` starts from that AR teacher's weights."""
+        model = super().build_model(cfg, from_checkpoint)
+        if isinstance(model, VQNATModel) and model.args.init_from and not from_checkpoint:
+            warm_start(model, model.args.init_from)
+        return model
+
+    def load_rescorer(self, path: str, device: torch.device):
+        """The AR teacher at ``path`` on ``device``, in eval mode (loaded once per task)."""
+        from fairseq import checkpoint_utils
+
+        if path not in self.rescorers:
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"--rescore {path}: no such file")
+            try:
+                models, _ = checkpoint_utils.load_model_ensemble([path], task=self)
+            except Exception as error:  # a foreign or mismatched checkpoint fails in many ways
+                from vqnat.safe_load import describe_load_error
+
+                raise ValueError(f"--rescore: {describe_load_error(path, error)}") from None
+            if isinstance(models[0], VQNATModel):
+                raise ValueError(f"--rescore {path}: a vqnat checkpoint; rescoring needs an AR teacher")
+            self.rescorers[path] = models[0].eval()
+        return self.rescorers[path].to(device)
+
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None,
                         prefix_allowed_tokens_fn=None):
         if models and all(isinstance(model, VQNATModel) for model in models):
             # Options set on the generation config (the Python API, `vqnat generate`) win over the task's
             # (`fairseq-generate --length-rule ...`, whose generation config has no such fields).
+            rescore = getattr(args, "rescore", None) or self.cfg.rescore
+            device = next(models[0].parameters()).device
             return VQNATGenerator(self.target_dictionary,
                                   length_rule=getattr(args, "length_rule", None) or self.cfg.length_rule,
-                                  latent_beam=getattr(args, "latent_beam", None) or self.cfg.latent_beam)
+                                  latent_beam=getattr(args, "latent_beam", None) or self.cfg.latent_beam,
+                                  length_beam=getattr(args, "length_beam", None) or self.cfg.length_beam,
+                                  latent_iterations=(getattr(args, "latent_iterations", None)
+                                                     or self.cfg.latent_iterations),
+                                  rescorer=self.load_rescorer(rescore, device) if rescore else None)
         return super().build_generator(models, args, seq_gen_cls=seq_gen_cls,
                                        extra_gen_cls_kwargs=extra_gen_cls_kwargs,
                                        prefix_allowed_tokens_fn=prefix_allowed_tokens_fn)

@@ -1,0 +1,49 @@
+"""``vqnat train vqnat --recipe``: the flags each recipe hands fairseq, and that the user's flags still win."""
+import pytest
+from click.testing import CliRunner
+
+from vqnat.recipes import recipe_args
+from vqnat_cli.main import cli
+
+
+@pytest.fixture
+def captured_argv(monkeypatch):
+    """The fairseq-train argv the command would run (training itself is not started)."""
+    import vqnat_cli.train
+
+    seen = []
+    monkeypatch.setattr(vqnat_cli.train, "_run", lambda argv, nproc, threads, save_dir: seen.append(argv))
+    return seen
+
+
+def value_of(argv, flag):
+    """fairseq lets the last occurrence of a flag win."""
+    return argv[len(argv) - 1 - argv[::-1].index(flag) + 1]
+
+
+def test_parallel_recipe_is_the_default_and_anneals_over_the_run(toy_data, tmp_path, captured_argv):
+    result = CliRunner().invoke(cli, ["train", "vqnat", str(toy_data), "--save-dir", str(tmp_path), "--preset",
+                                      "tiny", "--max-update", "300"])
+    assert result.exit_code == 0, result.output
+    argv = captured_argv[0]
+    assert value_of(argv, "--latent-predictor") == "parallel"
+    assert (value_of(argv, "--compress"), value_of(argv, "--codebook-size"), value_of(argv, "--bottleneck")) == \
+        ("0", "64", "ema")
+    assert value_of(argv, "--glance-anneal-updates") == "300"
+    assert "--decoder-bidirectional" in argv
+
+
+def test_paper_recipe_and_explicit_flags_win(toy_data, tmp_path, captured_argv):
+    result = CliRunner().invoke(cli, ["train", "vqnat", str(toy_data), "--save-dir", str(tmp_path), "--preset",
+                                      "tiny", "--recipe", "paper", "--compress", "1", "--", "--num-samples", "3"])
+    assert result.exit_code == 0, result.output
+    argv = captured_argv[0]
+    assert "--latent-predictor" not in argv and "--glance-ratio" not in argv
+    assert value_of(argv, "--bottleneck") == "soft_em"
+    assert value_of(argv, "--compress") == "1"
+    assert value_of(argv, "--num-samples") == "3"
+
+
+def test_unknown_recipe_is_refused():
+    with pytest.raises(ValueError, match="unknown recipe 'fast'"):
+        recipe_args("fast", 100)

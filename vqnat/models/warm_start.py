@@ -1,0 +1,96 @@
+"""Warm start a vqnat model from a trained AR teacher (Guo et al. 2020: a NAT initialised from an AR model).
+
+The teacher is fairseq's ``transformer``: its source encoder is the same module as vqnat's, its decoder
+layers are the same layers as vqnat's parallel decoder and latent predictor (which read vectors instead of
+tokens). What is copied: the whole encoder and the shared embeddings (refused unless every tensor fits),
+and each decoder layer into the same layer of the parallel decoder and of the latent predictor wherever
+its shape matches. Everything vqnat adds (compressor, codebook, decompressor, output heads) starts fresh.
+"""
+import logging
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import torch
+from torch import Tensor
+
+logger = logging.getLogger(__name__)
+
+
+class WarmStartError(ValueError):
+    """A teacher that cannot initialise this model; the message is one line naming the checkpoint."""
+
+
+def teacher_key(name: str) -> Optional[str]:
+    """The teacher tensor that initialises the vqnat tensor ``name`` (None: vqnat's own)."""
+    if name.startswith("encoder."):
+        return name
+    if name == "embed_tokens.weight":
+        return "encoder.embed_tokens.weight"
+    if name.startswith("latent_predictor."):
+        name = name[len("latent_predictor."):]
+    if name.startswith(("decoder.layers.", "decoder.layer_norm.")):
+        return name
+    return None
+
+
+def load_teacher_state(path: str) -> Dict:
+    """The teacher checkpoint's state, read with torch's safe unpickler (importing vqnat allow-lists the
+    types fairseq stores)."""
+    import vqnat  # noqa: F401
+
+    if not Path(path).is_file():
+        raise WarmStartError(f"--init-from {path}: no such file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # torch raises many kinds for foreign, truncated or unsafe files
+        raise WarmStartError(f"--init-from {path}: not a checkpoint vqnat can load safely") from None
+    if not isinstance(state, dict):
+        raise WarmStartError(f"--init-from {path}: not a fairseq checkpoint")
+    return state
+
+
+def teacher_pre_norm(state: Dict) -> Optional[bool]:
+    """Whether the teacher's layers normalise before each block (None when its config does not say)."""
+    config = state.get("cfg") or {}
+    model = config.get("model") if isinstance(config, dict) else None
+    value = getattr(model, "encoder_normalize_before", None) if model is not None else None
+    if value is None and isinstance(model, dict):
+        value = model.get("encoder_normalize_before")
+    if value is None and state.get("args") is not None:
+        value = getattr(state["args"], "encoder_normalize_before", None)
+    return None if value is None else bool(value)
+
+
+def warm_start(model: torch.nn.Module, path: str) -> List[str]:
+    """Copy the teacher at ``path`` into ``model`` (a VQNATModel); returns the names of the copied tensors."""
+    state = load_teacher_state(path)
+    weights: Dict[str, Tensor] = state.get("model") or {}
+    if "encoder.embed_tokens.weight" not in weights or "decoder.layers.0.fc1.weight" not in weights:
+        raise WarmStartError(f"--init-from {path}: not a checkpoint of fairseq's transformer (no encoder/decoder)")
+    pre_norm = teacher_pre_norm(state)
+    if pre_norm is not None and pre_norm == bool(model.args.post_norm):
+        placement = "before" if pre_norm else "after"
+        flag = "drop --post-norm" if pre_norm else "add --post-norm"
+        raise WarmStartError(f"--init-from {path}: the teacher normalises {placement} each block; {flag}")
+    own = model.state_dict()
+    teacher_embed = weights["encoder.embed_tokens.weight"]
+    if teacher_embed.shape != own["embed_tokens.weight"].shape:
+        (tv, td), (v, d) = teacher_embed.shape, own["embed_tokens.weight"].shape
+        what = f"width {td} != {d}" if td != d else f"dictionary of {tv} symbols != {v}"
+        raise WarmStartError(f"--init-from {path}: teacher {what} (same data directory and preset needed)")
+    copied, loaded = [], {}
+    for name, tensor in own.items():
+        source = teacher_key(name)
+        if source is None or source not in weights:
+            continue
+        if weights[source].shape != tensor.shape:
+            if name.startswith("encoder."):
+                raise WarmStartError(f"--init-from {path}: teacher encoder tensor {source} has shape "
+                                     f"{tuple(weights[source].shape)}, the model's {tuple(tensor.shape)}")
+            continue
+        loaded[name] = weights[source].to(tensor.dtype)
+        copied.append(name)
+    model.load_state_dict(loaded, strict=False)
+    logger.info(f"warm start from {path}: copied {len(copied)} of {len(own)} tensors "
+                f"(encoder, embeddings, decoder layers where shapes match)")
+    return copied
