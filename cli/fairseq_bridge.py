@@ -8,7 +8,11 @@ import logging
 import multiprocessing
 import os
 import socket
-from typing import List, Sequence
+import sys
+from typing import List, Optional, Sequence
+
+from vqnat_cli.fairseq_noise import fairseq_noise_dropped
+from vqnat_cli.stage_log import LOG_FORMAT
 
 logger = logging.getLogger("vqnat.train")
 
@@ -25,18 +29,30 @@ def cuda_count() -> int:
     return torch.cuda.device_count()
 
 
-def run_fairseq_train(argv: Sequence[str]) -> None:
-    """``fairseq-train ARGV`` in this process (fairseq spawns GPU workers itself when asked to)."""
-    import vqnat  # noqa: F401  (allow-lists checkpoint types before fairseq resumes)
-    from fairseq import options
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-    from fairseq.distributed import utils as distributed_utils
-    from fairseq_cli import train
+def run_fairseq_train(argv: Sequence[str], threads: Optional[int] = None) -> None:
+    """``fairseq-train ARGV`` in this process (fairseq spawns GPU workers itself when asked to), without the
+    noise that is not the user's business; its metric lines stay. ``threads``: torch threads for it."""
+    # a spawned worker logs as fairseq does, to stdout (a no-op where the CLI configured logging already)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stdout)
+    with fairseq_noise_dropped():
+        import vqnat  # noqa: F401  (allow-lists checkpoint types before fairseq resumes)
+        from fairseq import options
+        from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+        from fairseq.distributed import utils as distributed_utils
+        from fairseq_cli import train  # sets up logging, also in a spawned worker
 
-    parser = options.get_training_parser()
-    args = options.parse_args_and_arch(parser, input_args=list(argv))
-    cfg = convert_namespace_to_omegaconf(args)
-    distributed_utils.call_main(cfg, train.main)
+        if threads is not None:
+            import torch
+
+            from vqnat.threads import set_torch_threads
+
+            set_torch_threads(threads)
+            logger.info("%d torch thread(s) in this process", torch.get_num_threads())
+
+        parser = options.get_training_parser()
+        args = options.parse_args_and_arch(parser, input_args=list(argv))
+        cfg = convert_namespace_to_omegaconf(args)
+        distributed_utils.call_main(cfg, train.main)
 
 
 def _free_port() -> int:
@@ -54,18 +70,20 @@ def cpu_worker_args(world_size: int, rank: int, port: int) -> List[str]:
     ]
 
 
-def train_workers(argv: Sequence[str], nproc: int) -> None:
-    """Train with ``nproc`` workers: fairseq's own spawn on GPUs, one process per gloo rank on CPU."""
+def train_workers(argv: Sequence[str], nproc: int, threads: int) -> None:
+    """Train with ``nproc`` workers of ``threads`` torch threads each: fairseq's own spawn on GPUs, one
+    process per gloo rank on CPU."""
     if nproc <= 1:
-        run_fairseq_train(argv)
+        run_fairseq_train(argv, threads)
         return
     if cuda_count() >= nproc:
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # torch's thread count in the workers fairseq spawns
         run_fairseq_train([*argv, "--distributed-world-size", str(nproc)])
         return
     port = _free_port()
     context = multiprocessing.get_context("spawn")
     workers = [
-        context.Process(target=run_fairseq_train, args=([*argv, *cpu_worker_args(nproc, rank, port)],))
+        context.Process(target=run_fairseq_train, args=([*argv, *cpu_worker_args(nproc, rank, port)], threads))
         for rank in range(nproc)
     ]
     for worker in workers:

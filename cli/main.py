@@ -3,6 +3,8 @@ import logging
 
 import click
 
+from vqnat_cli.fairseq_noise import fairseq_noise_dropped
+from vqnat_cli.stage_log import LOG_FORMAT
 from vqnat_cli.preprocess import preprocess
 from vqnat_cli.train import train
 from vqnat_cli.generate import generate
@@ -15,12 +17,11 @@ from vqnat_cli.curves import curves
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
-def cli(verbose: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
     """vqnat: fast non-autoregressive translation with discrete latents trained by EM."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
-    )
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=LOG_FORMAT)
+    ctx.with_resource(fairseq_noise_dropped())
 
 
 for command in (preprocess, teacher_decode, train, generate, bench, curves, image, demo):

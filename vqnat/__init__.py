@@ -9,3 +9,12 @@ from vqnat.criterions import vqnat_loss  # noqa: F401  (criterion "vqnat_loss")
 from vqnat.tasks import translation_vqnat  # noqa: F401  (task "translation_vqnat")
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``vqnat.Translator``, the Python API, imported on first use: ``--user-dir`` imports stay lean."""
+    if name == "Translator":
+        from vqnat.translate import Translator
+
+        return Translator
+    raise AttributeError(f"module 'vqnat' has no attribute {name!r}")

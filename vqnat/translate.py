@@ -9,7 +9,7 @@ import copy
 import logging
 import os
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Union
 
 import torch
 from fairseq import utils
@@ -24,35 +24,48 @@ class TranslationError(RuntimeError):
 class Translator:
     """A loaded checkpoint with its task, generator settings and the data directory's text codec.
 
+    The Python API: ``Translator(checkpoint, data).translate(["a sentence", ...])``.
+
     Args:
-        checkpoint: a fairseq checkpoint file.
+        checkpoint: a fairseq checkpoint file (AR teacher, vqnat, or fairseq's NAT models).
         data: the fairseq data directory it was trained on (dictionaries, spm model, raw references).
+        beam: beam size of AR models.
+        latent_beam: beam size over latent codes of vqnat models (None: the model's own).
         batch_size: sentences per batch.
+        threads: torch threads for this process (None: torch's default).
         max_tokens: source tokens per batch (None: no token cap).
         cpu: force CPU even when CUDA is present.
-        generation: generation options (``beam``, ``lenpen``, ``latent_beam``, ``length_rule``,
-            ``iter_decode_max_iter``, ...), set on fairseq's generation config.
+        generation: further generation options (``lenpen``, ``length_rule``, ``iter_decode_max_iter``, ...),
+            set on fairseq's generation config.
     """
 
-    def __init__(self, checkpoint: str, data: str, batch_size: int = 64, max_tokens: Optional[int] = None,
+    def __init__(self, checkpoint: str, data: str, beam: int = 1, latent_beam: Optional[int] = None,
+                 batch_size: int = 64, threads: Optional[int] = None, max_tokens: Optional[int] = None,
                  cpu: bool = False, **generation):
         from fairseq import hub_utils
+
         from vqnat.data.text_codec import TextCodec
+        from vqnat.safe_load import describe_load_error
+        from vqnat.threads import set_torch_threads
 
         path = Path(checkpoint)
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
+        if threads is not None:
+            set_torch_threads(threads)
         try:
             loaded = hub_utils.from_pretrained(str(path.parent), path.name, os.path.abspath(data))
         except Exception as error:  # fairseq raises many kinds; the user needs the file name
-            raise TranslationError(f"cannot load checkpoint {checkpoint}: {error}") from error
+            raise TranslationError(describe_load_error(checkpoint, error)) from error
         self.hub = hub_utils.GeneratorHubInterface(loaded["args"], loaded["task"], loaded["models"])
         self.hub.eval()
         if torch.cuda.is_available() and not cpu:
             self.hub.cuda()
         self.hub.cfg.dataset.batch_size = batch_size
         self.hub.cfg.dataset.max_tokens = max_tokens
-        self.generation: Dict = {"beam": 1, **generation}
+        self.generation: Dict = {"beam": beam, **generation}
+        if latent_beam is not None:
+            self.generation["latent_beam"] = latent_beam
         self.task = self.hub.task
         self.device = next(self.model.parameters()).device
         self.generator = self.build_generator()
@@ -125,6 +138,14 @@ class Translator:
             raise TranslationError(f"{len(missing)} of {len(sources)} inputs got no hypothesis "
                                    f"(first: input {missing[0]})")
         return best
+
+    def translate(self, sentences: Union[str, Sequence[str]]) -> Union[str, List[str]]:
+        """Raw source sentences -> detokenized translations in the same order (a single string -> a string)."""
+        if isinstance(sentences, str):
+            return self.translate([sentences])[0]
+        if not sentences:
+            return []
+        return [self.detokenize(tokens) for tokens in self.generate(self.encode_lines(sentences))]
 
     def pieces(self, tokens: torch.LongTensor) -> str:
         """Hypothesis token ids as the space-separated subword pieces the data directory stores."""

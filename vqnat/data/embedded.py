@@ -6,7 +6,7 @@ rule and the counts; ``examples/build_embedded_corpus.py`` rebuilds it.
 import importlib.resources
 import pathlib
 import tarfile
-from typing import Union
+from typing import Optional, Union
 
 EMBEDDED_ARCHIVE = "bible-en-es.tar.xz"
 EMBEDDED_SOURCE_LANG = "en"
@@ -16,17 +16,20 @@ EMBEDDED_FILES = tuple(
 )
 
 
-def extract_embedded_corpus(dest_dir: Union[str, pathlib.Path]) -> pathlib.Path:
+def extract_embedded_corpus(dest_dir: Union[str, pathlib.Path], max_lines: Optional[int] = None) -> pathlib.Path:
     """Write ``{train,valid,test}.{en,es,ref}`` into ``dest_dir`` and return it (the prefix folder).
 
     Use ``dest_dir / "train"`` etc. as ``--trainpref``/``--validpref``/``--testpref``.
     Only the known member names are written, so the archive cannot place files elsewhere.
+    ``max_lines`` keeps only the first lines of every file (a quick run; the files stay aligned).
     """
     dest = pathlib.Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
     archive = importlib.resources.files("vqnat.data") / "corpus" / EMBEDDED_ARCHIVE
     with archive.open("rb") as stream, tarfile.open(fileobj=stream, mode="r:xz") as tar:
         for name in EMBEDDED_FILES:
-            member = tar.extractfile(name)
-            (dest / name).write_bytes(member.read())
+            text = tar.extractfile(name).read()
+            if max_lines is not None:
+                text = b"".join(text.splitlines(keepends=True)[:max_lines])
+            (dest / name).write_bytes(text)
     return dest

@@ -10,6 +10,8 @@ from typing import Any, Dict, Optional, Union
 
 import torch
 
+from vqnat.safe_load import describe_load_error
+
 VQVAE_KIND = "vqnat-image-vqvae"
 PRIOR_KIND = "vqnat-image-prior"
 #: The file a training run writes and resumes from, inside its save directory.
@@ -39,8 +41,7 @@ def load_checkpoint(path: Union[str, Path], kind: str) -> Dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # truncated file, foreign pickle, not a torch file at all
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else error.__class__.__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
+        raise CheckpointError(describe_load_error(path, error)) from None
     found = state.get("kind") if isinstance(state, dict) else None
     if found != kind:
         raise CheckpointError(f"{path}: not a {kind} checkpoint (found kind {found!r})")

@@ -34,16 +34,15 @@ def teacher_key(name: str) -> Optional[str]:
 
 
 def load_teacher_state(path: str) -> Dict:
-    """The teacher checkpoint's state, read with torch's safe unpickler (importing vqnat allow-lists the
-    types fairseq stores)."""
-    import vqnat  # noqa: F401
+    """The teacher checkpoint's state, read with vqnat's safe loader."""
+    from vqnat.safe_load import CheckpointLoadError, load_checkpoint_state
 
     if not Path(path).is_file():
         raise WarmStartError(f"--init-from {path}: no such file")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # torch raises many kinds for foreign, truncated or unsafe files
-        raise WarmStartError(f"--init-from {path}: not a checkpoint vqnat can load safely") from None
+        state = load_checkpoint_state(path)
+    except CheckpointLoadError as error:
+        raise WarmStartError(f"--init-from {error}") from None
     if not isinstance(state, dict):
         raise WarmStartError(f"--init-from {path}: not a fairseq checkpoint")
     return state

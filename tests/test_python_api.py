@@ -1,0 +1,54 @@
+"""The README's Python API snippet, run as written on two tiny models: it prints what `vqnat generate` writes."""
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vqnat_cli.main import cli
+
+pytestmark = pytest.mark.slow
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_snippet() -> str:
+    section = README.read_text(encoding="utf-8").split("\n## Python API\n", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S)[1]
+
+
+@pytest.fixture(scope="module")
+def checkpoints(toy_data, tmp_path_factory):
+    """A tiny teacher and a tiny vqnat model, 10 updates each: the snippet needs checkpoints, not quality."""
+    root = tmp_path_factory.mktemp("python_api")
+    for command in ("teacher", "vqnat"):
+        result = CliRunner().invoke(cli, ["train", command, str(toy_data), "--save-dir", str(root / command),
+                                          "--preset", "tiny", "--max-update", "10"])
+        assert result.exit_code == 0, result.output
+    return {command: root / command / "checkpoint_last.pt" for command in ("teacher", "vqnat")}
+
+
+def generated(data, checkpoint, lines, *options):
+    result = CliRunner().invoke(cli, ["generate", "--data", str(data), "--checkpoint", str(checkpoint),
+                                      "--input", "-", "--output", "-", *options], input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output
+    return result.stdout.splitlines()
+
+
+def test_the_readme_snippet_translates_as_vqnat_generate_does(checkpoints, toy_data):
+    code = (readme_snippet().replace("VQNAT/checkpoint_best.pt", str(checkpoints["vqnat"]))
+            .replace("TEACHER/checkpoint_best.pt", str(checkpoints["teacher"]))
+            .replace('"DATA"', repr(str(toy_data))))
+    printed, names = io.StringIO(), {}
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code, str(README), "exec"), names)
+
+    sentences = names["sentences"]
+    nat = generated(toy_data, checkpoints["vqnat"], sentences, "--latent-beam", "1")
+    ar = generated(toy_data, checkpoints["teacher"], sentences, "--beam", "4")
+    assert len(nat) == len(ar) == len(sentences) == 2
+    assert printed.getvalue() == "".join(f"{source}\n  vqnat:   {fast}\n  teacher: {slow}\n"
+                                         for source, fast, slow in zip(sentences, nat, ar))
+    assert names["nat"].translate(sentences[0]) == nat[0]  # one string in, one string out
