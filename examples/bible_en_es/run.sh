@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # English -> Spanish on a CPU with the small presets: preprocess, AR teacher, distillation (beam 4),
-# vqnat (soft EM, m = 10), generate, bench. See README.md beside this script for the times to expect.
+# vqnat (the default recipe, warm-started from the teacher), generate, bench. See README.md beside this
+# script for the times to expect.
 #
 #   RAW=/path/to/bible-en-es bash examples/bible_en_es/run.sh          # train/valid/test.{en,es} in RAW
 #   RAW=/path/to/corpus SRC=de TGT=en bash examples/bible_en_es/run.sh # any parallel corpus, same layout
@@ -19,8 +20,10 @@ WORK=${WORK:-runs/bible-$SRC-$TGT}
 PRESET=${PRESET:-small}
 VOCAB=${VOCAB:-8000}                   # joint sentencepiece vocabulary
 WORKERS=${WORKERS:-2}                  # preprocessing processes
-TEACHER_UPDATES=${TEACHER_UPDATES:-1700}   # ~1 h at ~0.5 updates/s (README.md)
-VQNAT_UPDATES=${VQNAT_UPDATES:-4000}
+UPDATES=${UPDATES:-2000}               # the teacher's and vqnat's budget each (README.md: ~45 and ~80 min)
+TEACHER_UPDATES=${TEACHER_UPDATES:-$UPDATES}
+VQNAT_UPDATES=${VQNAT_UPDATES:-$UPDATES}
+RECIPE=${RECIPE:-parallel}             # or paper (README: Recipes)
 BEAM=${BEAM:-4}
 mkdir -p "$WORK"
 
@@ -51,12 +54,14 @@ TEACHER="$WORK/teacher/checkpoint_best.pt"
 $VQNAT teacher-decode --data "$WORK/data" --checkpoint "$TEACHER" --destdir "$WORK/distilled" --beam "$BEAM" \
     --max-len-a 1.5 --max-len-b 10
 
-# ---- 4. vqnat on the distilled data --------------------------------------------------------------------------
-# --latent-predictor-detach and --restart-dead-codes keep the codebook in use on this corpus (BENCHMARKS.md)
-$VQNAT train vqnat "$WORK/distilled" --save-dir "$WORK/vqnat" --preset "$PRESET" \
-    --bottleneck soft_em --num-samples 10 --max-update "$VQNAT_UPDATES" \
-    -- --warmup-updates 400 --lr 1e-3 --train-padding none --em-decay 0.99 --restart-dead-codes \
-    --latent-predictor-detach
+# ---- 4. vqnat on the distilled data, warm-started from the teacher ----------------------------------------------
+if [ "$RECIPE" = paper ]; then  # these flags keep the paper's codebook in use on this corpus (BENCHMARKS.md)
+  RECIPE_FLAGS="--train-padding none --em-decay 0.99 --restart-dead-codes --latent-predictor-detach"
+else
+  RECIPE_FLAGS=""
+fi
+$VQNAT train vqnat "$WORK/distilled" --save-dir "$WORK/vqnat" --preset "$PRESET" --recipe "$RECIPE" \
+    --init-from "$TEACHER" --max-update "$VQNAT_UPDATES" -- --warmup-updates 400 --lr 1e-3 $RECIPE_FLAGS
 MODEL="$WORK/vqnat/checkpoint_best.pt"
 
 # ---- 5. test translations with sacreBLEU -------------------------------------------------------------------
