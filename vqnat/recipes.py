@@ -5,7 +5,7 @@ still wins). ``paper`` is Roy et al. 2018 as written: soft EM over 2^n_c-token c
 latent predictor, targets padded to 2 x the source length. ``parallel`` makes the codes predictable from the
 source, as latent-GLAT does (Bao et al. 2022): one code per target token out of 64, a latent predictor that
 predicts them all in one pass, trained with glancing, and a decoder that also learns from the codes the
-predictor chose. BENCHMARKS.md measures both, and each remedy alone.
+predictor chose. BENCHMARKS.md measures both.
 """
 from typing import Dict, List
 

@@ -125,8 +125,9 @@ def render_notes(report: Dict) -> List[str]:
         "pass of the parallel one, + parallel decoder, + one teacher pass when rescoring).",
         "- Latency by stage (second table): mean batch-1 milliseconds per sentence in the encoder, in the "
         "sequential decoder passes (AR decoder with its output projection; vqnat latent predictor with its code "
-        "softmax), in the parallel decoder (vqnat: decompression, decoder pass and token projection, the "
-        "parallel latent predictor's pass and a rescoring teacher's pass; fairseq NAT: every refinement pass) "
+        "softmax: one step per latent, or each pass of the parallel one), in the parallel decoder (vqnat: "
+        "decompression, decoder pass and token projection, and a rescoring teacher's pass; fairseq NAT: every "
+        "refinement pass) "
         "and in the rest of generation (search, length prediction, hypotheses); "
         "the four add up to the mean latency.",
         *_engine_notes(report),

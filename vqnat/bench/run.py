@@ -22,7 +22,7 @@ COMPARED = ("device", "threads", "torch", "fairseq")
 
 def _measure_in_child(connection, spec: SystemSpec, settings: Dict, log_level: int) -> None:
     """Entry point of a system's process: send back its measurements or a one-line error."""
-    logging.basicConfig(level=log_level, format=LOG_FORMAT)
+    logging.basicConfig(level=log_level, format=LOG_FORMAT, force=True)  # a fresh process: fairseq's format
     import torch
 
     from vqnat.bench.measure import measure_system
