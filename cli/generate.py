@@ -24,7 +24,8 @@ logger = logging.getLogger("vqnat.generate")
 @click.option("--latent-beam", type=click.IntRange(min=1), default=1, show_default=True,
               help="Beam size over latent codes for vqnat models.")
 @click.option("--latent-iterations", type=click.IntRange(min=1), default=None,
-              help="vqnat, parallel latent predictor: refinement passes over the codes (default: the model's).")
+              help="vqnat, parallel latent predictor: mask-predict passes over the codes, for models trained with "
+                   "--reveal uniform (default: the model's, one pass).")
 @click.option("--length-beam", type=click.IntRange(min=1), default=1, show_default=True,
               help="vqnat: lengths decoded per sentence (T, T-1, T+1, ...); the best-scored candidate is kept.")
 @click.option("--rescore", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -44,8 +45,7 @@ logger = logging.getLogger("vqnat.generate")
               help="CPU threads for torch or CTranslate2 (default: this machine's cores).")
 @click.option("--cpu", is_flag=True, help="Use the CPU even when a GPU is present.")
 def generate(data, checkpoint, subset, input_file, reference, beam, lenpen, latent_beam, latent_iterations,
-             length_beam, rescore,
-             length_rule, batch_size, output, engine, quantize, threads, cpu) -> None:
+             length_beam, rescore, length_rule, batch_size, output, engine, quantize, threads, cpu) -> None:
     """Translate with CHECKPOINT; one detokenized hypothesis per input line, in input order."""
     from pathlib import Path
 
