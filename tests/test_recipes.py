@@ -76,3 +76,17 @@ def train_and_score(data, save_dir, train_flags=(), decoding=()) -> float:
 def test_the_parallel_recipe_learns_the_toy_cipher(toy_data, tmp_path, train_flags, decoding):
     """An untrained model scores ~0 BLEU on the toy cipher; the parallel recipe learns it in 600 updates."""
     assert train_and_score(toy_data, tmp_path, train_flags, decoding) > MIN_TOY_BLEU
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reveal,warned", [("glance", True), ("uniform", False)])
+def test_refining_a_glancing_model_is_warned_about(toy_data, tmp_path, caplog, reveal, warned):
+    from vqnat.translate import Translator
+
+    result = CliRunner().invoke(cli, ["train", "vqnat", str(toy_data), "--save-dir", str(tmp_path), "--preset", "tiny",
+                                      "--max-update", "2", "--", "--disable-validation", "--reveal", reveal])
+    assert result.exit_code == 0, result.output
+    Translator(str(tmp_path / "checkpoint_last.pt"), str(toy_data))
+    assert "trained with glancing" not in caplog.text  # one pass: nothing to say
+    Translator(str(tmp_path / "checkpoint_last.pt"), str(toy_data), latent_iterations=2)
+    assert ("trained with glancing" in caplog.text) == warned

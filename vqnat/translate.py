@@ -69,10 +69,21 @@ class Translator:
         self.task = self.hub.task
         self.device = next(self.model.parameters()).device
         self.generator = self.build_generator()
+        self._warn_if_refining_a_glancing_model()
         self.source_lang = self.task.cfg.source_lang
         self.target_lang = self.task.cfg.target_lang
         self.data = Path(data)
         self.codec = TextCodec.from_data_dir(data)
+
+    def _warn_if_refining_a_glancing_model(self) -> None:
+        """Mask-predict passes feed a glancing-trained latent predictor more revealed codes than it saw in
+        training once it is accurate (README: Recipes); say so rather than let BLEU drop silently."""
+        iterations = self.generation.get("latent_iterations") or 1
+        criterion = self.hub.cfg.get("criterion") or {}
+        if iterations > 1 and getattr(self.model, "parallel", False) and criterion.get("reveal") != "uniform":
+            logger.warning("--latent-iterations %d on a latent predictor trained with glancing: refinement can "
+                           "lower BLEU once the predictor is accurate; train with --reveal uniform for it",
+                           iterations)
 
     @property
     def model(self) -> torch.nn.Module:
