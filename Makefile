@@ -10,7 +10,7 @@ $(BIN)/vqnat: setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first (the CPU wheel), then build fairseq-fixed against that very torch.
 	$(BIN)/pip install -q "torch==2.13.0" "numpy>=1.21.3,<3" cython setuptools wheel
-	$(BIN)/pip install -q --no-build-isolation -e ".[test,ct2]"
+	$(BIN)/pip install -q --no-build-isolation -e ".[test,ct2,onnx]"
 	touch $(BIN)/vqnat
 
 install: $(BIN)/vqnat

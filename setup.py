@@ -30,6 +30,8 @@ setup(
         "test": ["pytest>=7"],
         # `vqnat bench`/`generate` engine=ct2: CTranslate2 decoding of AR checkpoints (tested with 4.8.5).
         "ct2": ["ctranslate2>=4.8,<5"],
+        # `vqnat bench`/`generate` engine=onnx: vqnat checkpoints exported to ONNX Runtime (tested with 1.32).
+        "onnx": ["onnxruntime>=1.17", "onnx>=1.15"],
     },
     entry_points={"console_scripts": ["vqnat = vqnat_cli.main:cli"]},
 )

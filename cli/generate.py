@@ -36,13 +36,16 @@ logger = logging.getLogger("vqnat.generate")
               help="Sentences per batch.")
 @click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="Write hypotheses here ('-' = stdout); default: no file.")
-@click.option("--engine", type=click.Choice(["torch", "ct2"]), default="torch", show_default=True,
+@click.option("--engine", type=click.Choice(["torch", "ct2", "onnx"]), default="torch", show_default=True,
               help="torch: the checkpoint in PyTorch; ct2: CTranslate2 (AR checkpoints; `pip install "
-                   "'vqnat[ct2]'`), converted once into CHECKPOINT_STEM.ct2-QUANTIZE/ beside the checkpoint.")
+                   "'vqnat[ct2]'`), converted once into CHECKPOINT_STEM.ct2-QUANTIZE/ beside the checkpoint; "
+                   "onnx: ONNX Runtime (vqnat checkpoints, CPU; `pip install 'vqnat[onnx]'`), exported once "
+                   "into CHECKPOINT_STEM.onnx-QUANTIZE/.")
 @click.option("--quantize", type=click.Choice(["float32", "int8"]), default="float32", show_default=True,
-              help="int8: int8 weights (torch: every Linear layer, dynamic quantization, CPU only).")
+              help="int8: int8 weights (torch: every Linear layer, dynamic quantization, CPU only; onnx: "
+                   "ONNX Runtime's dynamic quantization).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="CPU threads for torch or CTranslate2 (default: this machine's cores).")
+              help="CPU threads for torch, CTranslate2 or ONNX Runtime (default: this machine's cores).")
 @click.option("--cpu", is_flag=True, help="Use the CPU even when a GPU is present.")
 def generate(data, checkpoint, subset, input_file, reference, beam, lenpen, latent_beam, latent_iterations,
              length_beam, rescore, length_rule, batch_size, output, engine, quantize, threads, cpu) -> None:

@@ -300,7 +300,8 @@ def test_parse_system_and_batch_sizes(teacher):
     ("x=CKPT,beam=0", "bad value '0' for beam"),
     ("x=CKPT,latent-beam=2", "does not apply to autoregressive models"),
     ("x=CKPT,iterations=2", "does not apply to autoregressive models"),
-    ("x=CKPT,engine=onnx", "bad value 'onnx' for engine"),
+    ("x=CKPT,engine=tensorrt", "bad value 'tensorrt' for engine"),
+    ("x=CKPT,engine=onnx", "engine onnx runs vqnat models only, not ar"),
     ("x=CKPT,quantize=int4", "bad value 'int4' for quantize"),
     ("x=DATA/dict.src.txt", "cannot load checkpoint"),
 ])
@@ -372,6 +373,21 @@ def test_parallel_vqnat_is_two_passes_and_rescoring_adds_one_teacher_pass(bench_
     assert rescored["steps"]["by_stack"]["rescorer.decoder"] == TEST_SENTENCES
     assert_stages_add_up(rescored, present=("encoder", "sequential", "parallel"), absent=())
     assert 0 <= rescored["oracle_codes"]["best_candidate_bleu"] <= 100
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="ONNX Runtime is not installed")
+def test_onnx_row_translates_and_counts_passes_as_the_pytorch_row(bench_data, tmp_path):
+    checkpoint = train_tiny(bench_data, tmp_path / "vqnat", "vqnat", updates="10")  # the parallel recipe
+    plain = measure_in_process(bench_data, checkpoint, latent_iterations=2)
+    onnx = measure_in_process(bench_data, checkpoint, latent_iterations=2, engine="onnx")
+    assert (onnx["engine"], onnx["quantize"], onnx["kind"]) == ("onnx", "float32", "vqnat")
+    assert onnx["bleu"] == plain["bleu"] and onnx["target_tokens"] == plain["target_tokens"]
+    assert onnx["steps"]["per_sentence"] == plain["steps"]["per_sentence"] == [3] * TEST_SENTENCES
+    assert onnx["steps"]["by_stack"] == {"decoder": TEST_SENTENCES, "latent_predictor": 2 * TEST_SENTENCES}
+    assert onnx["oracle_codes"]["bleu"] == plain["oracle_codes"]["bleu"]
+    assert_stages_add_up(onnx, present=("encoder", "sequential", "parallel"), absent=())
+    assert onnx["environment"]["onnxruntime"]
 
 
 @pytest.mark.slow

@@ -156,3 +156,137 @@ def test_generate_quantize_int8_writes_one_line_per_input(toy_data, tiny_vqnat, 
                       "--output", output)
     assert result.exit_code == 0, result.output
     assert len(output.read_text(encoding="utf-8").splitlines()) == 100
+
+
+needs_onnx = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None,
+                                reason="ONNX Runtime is not installed: pip install 'vqnat[onnx]'")
+
+
+@pytest.fixture
+def vqnat_copy(tiny_vqnat, tmp_path):
+    """The tiny vqnat model alone in a folder, where its exports are cached."""
+    copy = tmp_path / "checkpoint_last.pt"
+    shutil.copy2(tiny_vqnat, copy)
+    return copy
+
+
+@needs_onnx
+def test_onnx_float32_gives_the_pytorch_translations_with_every_search_setting(toy_data, vqnat_copy):
+    parallel = _is_parallel(vqnat_copy, toy_data)
+    settings = [{}, {"length_beam": 2}] + ([{"latent_iterations": 3}] if parallel else [{"latent_beam": 2}])
+    for options in settings:
+        _, torch_tokens = greedy(vqnat_copy, toy_data, **options)
+        translator, onnx_tokens = greedy(vqnat_copy, toy_data, "onnx", "float32", **options)
+        assert onnx_tokens == torch_tokens, options
+    assert type(translator.model.encoder).__name__ == "OnnxEncoder"
+    assert type(translator.model.decoder).__name__ == "OnnxDecoder"
+    assert (type(translator.model.latent_predictor).__name__ == "OnnxLatentPredictor") == parallel
+    assert sorted(path.name for path in (vqnat_copy.parent / "checkpoint_last.onnx-float32").iterdir()) == sorted(
+        ["encoder.onnx", "decoder.onnx"] + (["latent_predictor.onnx"] if parallel else []))
+
+
+def _is_parallel(checkpoint, data) -> bool:
+    from vqnat.translate import Translator
+
+    return Translator(str(checkpoint), str(data)).model.parallel
+
+
+@needs_onnx
+def test_generate_engine_onnx_writes_the_pytorch_output(toy_data, vqnat_copy, tmp_path):
+    for engine in ("torch", "onnx"):
+        result = generate("--data", toy_data, "--checkpoint", vqnat_copy, "--engine", engine, "--threads", 1,
+                          "--output", tmp_path / f"{engine}.txt")
+        assert result.exit_code == 0, result.output
+    hypotheses = (tmp_path / "onnx.txt").read_text(encoding="utf-8").splitlines()
+    assert len(hypotheses) == 100 and hypotheses == (tmp_path / "torch.txt").read_text(encoding="utf-8").splitlines()
+
+
+@needs_onnx
+def test_onnx_int8_is_a_smaller_model_close_to_fp32(toy_data, vqnat_copy):
+    from vqnat.engines.onnx import exported_model
+
+    fp32, fp32_tokens = greedy(vqnat_copy, toy_data, "onnx", "float32")
+    int8, int8_tokens = greedy(vqnat_copy, toy_data, "onnx", "int8")
+    assert len(int8_tokens) == len(fp32_tokens)  # generate raises on any input left out
+    folders = {quantize: vqnat_copy.parent / f"checkpoint_last.onnx-{quantize}" for quantize in ("float32", "int8")}
+    for graph in folders["float32"].iterdir():
+        weights = {quantize: weight_bytes(folder / graph.name) for quantize, folder in folders.items()}
+        assert weights["float32"].get("int8", 0) == 0
+        assert weights["int8"]["int8"] > weights["int8"]["float32"]  # matrices int8; biases, norms stay fp32
+    assert not list(folders["int8"].glob("*.fp32.onnx"))  # the unquantized intermediates are gone
+    assert exported_model(fp32.model, vqnat_copy, "int8") == folders["int8"]
+    sample = next(fp32.batches(fp32.split_sources("test")[:16]))["net_input"]
+    states = [translator.model.encoder(sample["src_tokens"], sample["src_lengths"])["encoder_out"][0]
+              for translator in (fp32, int8)]
+    assert not torch.equal(*states)
+    assert torch.nn.functional.cosine_similarity(states[0].flatten(), states[1].flatten(), dim=0) > 0.99
+
+
+def weight_bytes(path) -> dict:
+    """Bytes of an ONNX graph's weights by element type."""
+    import onnx
+    from onnx import numpy_helper
+
+    sizes = {}
+    for weight in onnx.load(str(path)).graph.initializer:
+        array = numpy_helper.to_array(weight)
+        sizes[str(array.dtype)] = sizes.get(str(array.dtype), 0) + array.nbytes
+    return sizes
+
+
+@needs_onnx
+def test_onnx_export_is_cached_beside_the_checkpoint_and_redone_when_the_checkpoint_is_newer(
+        toy_data, vqnat_copy, monkeypatch):
+    from vqnat.engines import onnx
+    from vqnat.translate import Translator
+
+    model = Translator(str(vqnat_copy), str(toy_data)).model
+    exports = []
+    real_export = onnx.export
+    monkeypatch.setattr(onnx, "export", lambda *args: exports.append(args) or real_export(*args))
+    folder = onnx.exported_model(model, vqnat_copy, "float32")
+    assert folder == vqnat_copy.parent / "checkpoint_last.onnx-float32" and len(exports) == 1
+    assert onnx.exported_model(model, vqnat_copy, "float32") == folder and len(exports) == 1
+
+    checkpoint_time = vqnat_copy.stat().st_mtime_ns
+    older = checkpoint_time - 10**9
+    os.utime(folder / "decoder.onnx", ns=(older, older))  # the checkpoint is now newer than one network
+    assert onnx.exported_model(model, vqnat_copy, "float32") == folder and len(exports) == 2
+    assert (folder / "decoder.onnx").stat().st_mtime_ns >= checkpoint_time
+    assert sorted(path.name for path in vqnat_copy.parent.iterdir()) == ["checkpoint_last.onnx-float32",
+                                                                         "checkpoint_last.pt"]
+
+
+@needs_onnx
+def test_a_failed_onnx_export_is_one_line_and_leaves_no_cache(toy_data, vqnat_copy, monkeypatch):
+    from vqnat.engines import EngineError, onnx
+    from vqnat.translate import Translator
+
+    def fail(model, folder, quantize):
+        (folder / "encoder.onnx").write_bytes(b"half")
+        raise RuntimeError("Unsupported operator aten::frobnicate: details\nmore")
+
+    monkeypatch.setattr(onnx, "export", fail)
+    with pytest.raises(EngineError, match=r"^cannot convert .*checkpoint_last.pt to ONNX: Unsupported operator "
+                                          r"aten::frobnicate: details$"):
+        onnx.exported_model(Translator(str(vqnat_copy), str(toy_data)).model, vqnat_copy, "int8")
+    assert [path.name for path in vqnat_copy.parent.iterdir()] == ["checkpoint_last.pt"]
+
+
+def test_without_onnxruntime_engine_onnx_is_one_error_line_naming_the_extra(toy_data, tiny_vqnat, monkeypatch):
+    from vqnat.bench import BenchError, parse_system
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes `import onnxruntime` fail
+    result = generate("--data", toy_data, "--checkpoint", tiny_vqnat, "--engine", "onnx", "--input", "-")
+    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert result.exit_code == 1
+    assert errors == ["Error: engine onnx needs ONNX Runtime, which is not installed: pip install 'vqnat[onnx]'"]
+    with pytest.raises(BenchError, match=r"^--system .*: engine onnx needs ONNX Runtime.*pip install 'vqnat\[onnx\]'$"):
+        parse_system(f"onnx={tiny_vqnat},engine=onnx")
+
+
+def test_onnx_refuses_an_ar_checkpoint(tiny_teacher):
+    from vqnat.bench import BenchError, parse_system
+
+    with pytest.raises(BenchError, match="engine onnx runs vqnat models only, not ar"):
+        parse_system(f"onnx={tiny_teacher},engine=onnx")

@@ -230,4 +230,8 @@ def measure_system(spec: SystemSpec, data: str, subset: str, batch_sizes: Sequen
 
         row["steps"] = row["latency_by_stage_ms"] = None
         row["environment"]["ctranslate2"] = ctranslate2.__version__
+    if spec.engine == "onnx":
+        import onnxruntime
+
+        row["environment"]["onnxruntime"] = onnxruntime.__version__
     return row

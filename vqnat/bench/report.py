@@ -89,6 +89,12 @@ def _engine_notes(report: Dict) -> List[str]:
                      "torch's) decodes the same source tokens with fairseq's length limits; hypotheses are scored "
                      "and timed like every other row. Its steps and stages are out of the hooks' reach (–); its "
                      "peak memory includes the fairseq model loaded for the task and dictionaries.")
+    onnx = [system for system in report["systems"] if system.get("engine") == "onnx"]
+    if onnx:
+        notes.append(f"- engine=onnx: ONNX Runtime {onnx[0]['environment']['onnxruntime']} (as many threads as "
+                     "torch's) runs the encoder, a parallel latent predictor and the parallel decoder exported to "
+                     "ONNX; the glue between them is vqnat's PyTorch code. quantize=int8: ONNX Runtime's dynamic "
+                     "quantization (int8 weights of every matrix product, the token projection included).")
     if any(system.get("engine") == "torch" and system.get("quantize") == "int8" for system in report["systems"]):
         notes.append("- engine=torch, quantize=int8: every Linear layer with int8 weights and dynamically "
                      "quantized activations (torch.ao.quantization.quantize_dynamic); embeddings, and vqnat's "

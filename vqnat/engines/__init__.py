@@ -1,5 +1,6 @@
 """Inference engines for a loaded ``Translator``: PyTorch as trained (``torch``), optionally with int8
-Linear layers, or CTranslate2 (``ct2``: AR checkpoints, an optional extra).
+Linear layers, CTranslate2 (``ct2``: AR checkpoints) or ONNX Runtime (``onnx``: vqnat checkpoints), the
+last two optional extras.
 
 Every engine keeps the Translator's batching, tokenization and hypotheses, so its outputs are scored and
 timed like any other.
@@ -8,10 +9,10 @@ from pathlib import Path
 
 from vqnat.translate import TranslationError
 
-ENGINES = ("torch", "ct2")
+ENGINES = ("torch", "ct2", "onnx")
 QUANTIZATIONS = ("float32", "int8")
 #: The kinds of model (``vqnat.bench.systems.KINDS``) each engine runs.
-ENGINE_KINDS = {"torch": ("ar", "vqnat", "nat"), "ct2": ("ar",)}
+ENGINE_KINDS = {"torch": ("ar", "vqnat", "nat"), "ct2": ("ar",), "onnx": ("vqnat",)}
 
 
 class EngineError(TranslationError):
@@ -26,12 +27,17 @@ def check_engine(engine: str, kind: str) -> None:
         from vqnat.engines.ct2 import import_ctranslate2
 
         import_ctranslate2()
+    if engine == "onnx":
+        from vqnat.engines.onnx import import_onnxruntime
+
+        import_onnxruntime()
 
 
 def use_engine(translator, checkpoint: Path, engine: str = "torch", quantize: str = "float32") -> None:
     """Make ``translator`` (loaded from ``checkpoint``) generate with ``engine`` at ``quantize`` precision.
 
-    ``torch`` at float32 leaves it as loaded. CTranslate2 runs with as many threads as torch has now.
+    ``torch`` at float32 leaves it as loaded. CTranslate2 and ONNX Runtime run with as many threads as torch
+    has now.
     """
     from vqnat.bench.systems import KINDS
 
@@ -40,6 +46,10 @@ def use_engine(translator, checkpoint: Path, engine: str = "torch", quantize: st
         from vqnat.engines.ct2 import ct2_generator
 
         translator.generator = ct2_generator(translator, Path(checkpoint), quantize)
+    elif engine == "onnx":
+        from vqnat.engines.onnx import use_onnxruntime
+
+        use_onnxruntime(translator.model, Path(checkpoint), quantize)
     elif quantize == "int8":
         from vqnat.engines.quantize import quantize_linear_int8_
 

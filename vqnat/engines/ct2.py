@@ -5,17 +5,13 @@ newer). ``CTranslate2Generator`` has fairseq's generator interface, so batching,
 length limits, detokenization, scoring and timing stay exactly those of every other system; only the
 search runs in CTranslate2.
 """
-import logging
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Dict, List
 
 import torch
 
 from vqnat.engines import EngineError
-
-logger = logging.getLogger("vqnat.engines")
+from vqnat.engines.cache import cached_conversion
 
 INSTALL = "pip install 'vqnat[ct2]'"
 
@@ -31,36 +27,16 @@ def import_ctranslate2():
 
 def converted_model(checkpoint: Path, data: Path, quantize: str) -> Path:
     """The CTranslate2 model of ``checkpoint`` with ``quantize`` weights, converted unless an up-to-date one
-    is cached beside it.
-
-    The conversion is written to a temporary folder and renamed, so an interrupted one leaves no cache.
-    """
+    is cached beside it (``STEM.ct2-QUANTIZE/``)."""
     import_ctranslate2()
-    checkpoint = Path(checkpoint)
-    target = checkpoint.with_name(f"{checkpoint.stem}.ct2-{quantize}")
-    cached = target / "model.bin"
-    if cached.is_file() and cached.stat().st_mtime_ns >= checkpoint.stat().st_mtime_ns:
-        return target
-    # its safe loader reads fairseq checkpoints because importing vqnat allow-listed the types they hold
-    from ctranslate2.converters import FairseqConverter
 
-    logger.info("converting %s to CTranslate2 (%s) in %s", checkpoint, quantize, target)
-    try:
-        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    except OSError as error:
-        raise EngineError(f"cannot write the CTranslate2 model beside {checkpoint}: {error}") from None
-    try:
-        try:
-            FairseqConverter(str(checkpoint), str(data)).convert(str(scratch), quantization=quantize, force=True)
-        except Exception as error:  # unsupported architectures and options: the converter says which
-            message = " ".join(str(error).split())
-            raise EngineError(f"cannot convert {checkpoint} to CTranslate2: {message}") from error
-        if target.exists():
-            shutil.rmtree(target)
-        scratch.replace(target)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return target
+    def convert(folder: Path) -> None:
+        # its safe loader reads fairseq checkpoints because importing vqnat allow-listed the types they hold
+        from ctranslate2.converters import FairseqConverter
+
+        FairseqConverter(str(checkpoint), str(data)).convert(str(folder), quantization=quantize, force=True)
+
+    return cached_conversion(checkpoint, f"ct2-{quantize}", ["model.bin"], convert, "CTranslate2")
 
 
 def _vocabulary(dictionary) -> List[str]:
