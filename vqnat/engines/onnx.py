@@ -70,8 +70,9 @@ def _graphs(model) -> Dict[str, nn.Module]:
 
 def _examples(model) -> Dict[str, tuple]:
     """Inputs to trace with: two sentences, one padded (so the padding masks are part of every graph)."""
-    dim = model.args.embed_dim
-    tokens = torch.tensor([[5, 6, 7, 8, 2], [1, 1, 5, 6, 2]])  # left-padded, as fairseq batches sources
+    dim, dictionary = model.args.embed_dim, model.encoder.dictionary
+    word, pad, eos = dictionary.nspecial, dictionary.pad(), dictionary.eos()
+    tokens = torch.tensor([[word, word, word, word, eos], [pad, pad, word, word, eos]])  # left-padded, as fairseq's
     lengths = torch.tensor([5, 3])
     encoded = model.encode(tokens, lengths)
     source, padding = encoded["encoder_out"][0], encoded["encoder_padding_mask"][0]
@@ -81,17 +82,19 @@ def _examples(model) -> Dict[str, tuple]:
             "decoder": (vectors, mask, source, padding)}
 
 
+_ATTENDING_NAMES = (["inputs", "mask", "source", "source_padding"], ["logits"],
+                    {"inputs": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"},
+                     "source": {0: "source", 1: "batch"}, "source_padding": {0: "batch", 1: "source"},
+                     "logits": {0: "batch", 1: "length"}})
+#: Per network: input names, output names, and which of their axes vary (batch, source and target lengths).
 _NAMES = {
     "encoder": (["src_tokens", "src_lengths"], ["encoder_out", "encoder_padding_mask", "encoder_embedding"],
                 {"src_tokens": {0: "batch", 1: "source"}, "src_lengths": {0: "batch"},
                  "encoder_out": {0: "source", 1: "batch"}, "encoder_padding_mask": {0: "batch", 1: "source"},
                  "encoder_embedding": {0: "batch", 1: "source"}}),
+    "latent_predictor": _ATTENDING_NAMES,
+    "decoder": _ATTENDING_NAMES,
 }
-for _part in ("latent_predictor", "decoder"):
-    _NAMES[_part] = (["inputs", "mask", "source", "source_padding"], ["logits"],
-                     {"inputs": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"},
-                      "source": {0: "source", 1: "batch"}, "source_padding": {0: "batch", 1: "source"},
-                      "logits": {0: "batch", 1: "length"}})
 
 
 def export(model, folder: Path, quantize: str) -> None:
