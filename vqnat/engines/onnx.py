@@ -15,6 +15,7 @@ from typing import Dict, List, Optional
 
 import torch
 from fairseq.models import FairseqDecoder
+from fairseq.models.transformer import TransformerEncoderBase
 from torch import Tensor, nn
 
 from vqnat.engines import EngineError
@@ -154,10 +155,11 @@ class _Session:
 class OnnxEncoder(nn.Module):
     """The source encoder run by ONNX Runtime; fairseq's encoder output format, its reordering for beams."""
 
-    def __init__(self, session: _Session, encoder: nn.Module):
+    def __init__(self, session: _Session):
         super().__init__()
         self.session = session
-        self.reorder_encoder_out = encoder.reorder_encoder_out  # a function of the output alone
+
+    reorder_encoder_out = TransformerEncoderBase.reorder_encoder_out  # a function of the output alone
 
     def forward(self, src_tokens: Tensor, src_lengths: Tensor, **unused):
         states, padding, embedded = self.session(src_tokens=src_tokens, src_lengths=src_lengths)
@@ -201,7 +203,7 @@ def use_onnxruntime(model, checkpoint: Path, quantize: str) -> None:
     folder = exported_model(model, checkpoint, quantize)
     threads = torch.get_num_threads()
     sessions = {part: _Session(folder / f"{part}.onnx", threads) for part in _graphs(model)}
-    model.encoder = OnnxEncoder(sessions["encoder"], model.encoder)
+    model.encoder = OnnxEncoder(sessions["encoder"])  # the PyTorch encoder is freed
     if "latent_predictor" in sessions:
         model.latent_predictor = OnnxLatentPredictor(sessions["latent_predictor"], model.decoder.dictionary)
     model.decoder = OnnxDecoder(sessions["decoder"], model.decoder.dictionary)
