@@ -69,8 +69,10 @@ $VQNAT generate --data "$WORK/data" --checkpoint "$TEACHER" --beam "$BEAM" --out
 $VQNAT generate --data "$WORK/data" --checkpoint "$MODEL" --output "$WORK/test.vqnat.$TGT"
 
 # ---- 6. the table: BLEU, batch-1 latency (median, p90), throughput, speed-up vs AR beam and greedy ----------
+REFINED=()  # the parallel latent predictor also with 16 mask-predict passes (BENCHMARKS.md: what they buy)
+[ "$RECIPE" = paper ] || REFINED=(--system "vqnat-16-passes=$MODEL,latent-iterations=16")
 $VQNAT bench --data "$WORK/data" --threads 1 --batch-sizes 1,64 --out "$WORK/bench" \
     --system "ar-beam$BEAM=$TEACHER,beam=$BEAM" \
     --system "ar-greedy=$TEACHER,beam=1" \
-    --system "vqnat=$MODEL"
+    --system "vqnat=$MODEL" ${REFINED[@]+"${REFINED[@]}"}
 echo "table: $WORK/bench/bench.md"
