@@ -11,6 +11,8 @@ FORWARD = {"ignore_unknown_options": True, "allow_extra_args": True}
 BOTTLENECKS = ("vq", "ema", "soft_em", "dvq", "semhash")
 PRESETS = ("tiny", "small", "base", "big")
 TEACHER_PRESETS = (*PRESETS, "small-deep-shallow", "base-deep-shallow")  # vqnat.presets.DEEP_SHALLOW
+#: mid-epoch checkpoints a run keeps: what `vqnat average` averages by default
+KEEP_INTERVAL_CHECKPOINTS = 5
 
 
 def _common(presets: Sequence[str]):
@@ -46,7 +48,8 @@ def build_argv(data: str, save_dir: str, preset: str, max_update: Optional[int],
     argv = [data, "--user-dir", user_dir(), *model_args, "--save-dir", save_dir, "--seed", str(seed),
             "--max-update", str(max_update or default_max_update(preset)),
             "--no-epoch-checkpoints", "--save-interval-updates", str(save_interval_updates(preset)),
-            "--keep-interval-updates", "1", "--log-format", "simple", "--log-interval", "25",
+            "--keep-interval-updates", str(KEEP_INTERVAL_CHECKPOINTS),
+            "--log-format", "simple", "--log-interval", "25",
             "--skip-invalid-size-inputs-valid-test"]
     if cuda_count() == 0:
         argv.append("--cpu")

@@ -62,7 +62,9 @@ else
 fi
 $VQNAT train vqnat "$WORK/distilled" --save-dir "$WORK/vqnat" --preset "$PRESET" --recipe "$RECIPE" \
     --init-from "$TEACHER" --max-update "$VQNAT_UPDATES" -- --warmup-updates 400 --lr 1e-3 $RECIPE_FLAGS
-MODEL="$WORK/vqnat/checkpoint_best.pt"
+# the mean of the last 5 checkpoints (one every 200 updates with the small preset): BENCHMARKS.md measures it
+$VQNAT average "$WORK/vqnat" --last 5
+MODEL="$WORK/vqnat/checkpoint_average.pt"
 
 # ---- 5. test translations with sacreBLEU -------------------------------------------------------------------
 $VQNAT generate --data "$WORK/data" --checkpoint "$TEACHER" --beam "$BEAM" --output "$WORK/test.teacher.$TGT"
