@@ -84,7 +84,7 @@ def average_checkpoints(paths: Sequence[Path]) -> Dict[str, Any]:
     return result
 
 
-def write_average(paths: Sequence[Path], output: Path) -> Path:
+def write_average(paths: Sequence[Path], output: Path) -> None:
     """Average ``paths`` into ``output`` (written atomically)."""
     import torch
 
@@ -92,7 +92,6 @@ def write_average(paths: Sequence[Path], output: Path) -> Path:
     buffer = io.BytesIO()
     torch.save(state, buffer)
     atomic_write_bytes(Path(output), buffer.getvalue())
-    return Path(output)
 
 
 def _load(path: Path) -> Dict[str, Any]:
