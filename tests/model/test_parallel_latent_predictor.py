@@ -160,6 +160,28 @@ def test_refinement_makes_one_pass_per_iteration_and_keeps_what_it_fixed(iterati
             assert codes[row, kept].equal(first_codes[row, kept])
 
 
+def test_refinement_gives_a_short_sentence_one_pass_per_code_whatever_the_batch():
+    model = tiny_model(**PARALLEL)
+    batch = tiny_batch(model)
+    encoder_out = model.encode(batch["net_input"]["src_tokens"], batch["net_input"]["src_lengths"])
+    mask = torch.ones(3, 6, dtype=torch.bool)
+    mask[0, 4:] = False  # 4 codes, then 6 and 6
+    copied = uniform_copy(encoder_out, mask)
+    passes = []
+    handle = model.latent_predictor.register_forward_hook(lambda module, args, out: passes.append(1))
+    with torch.no_grad():
+        many = model.latent_predictor.refine(copied, mask, encoder_out, model.embed_codes, 16)
+        assert len(passes) == 6  # the longest sentence's 6 codes, not 16
+        as_many_as_codes = model.latent_predictor.refine(copied, mask, encoder_out, model.embed_codes, 6)
+        first = model.encoder.reorder_encoder_out(encoder_out, torch.tensor([0]))
+        alone = model.latent_predictor.refine(copied[:1, :4], mask[:1, :4], first, model.embed_codes, 16)
+    handle.remove()
+    assert len(passes) == 6 + 6 + 4
+    assert many[0].equal(as_many_as_codes[0]) and many[1].equal(as_many_as_codes[1])
+    assert alone[0].equal(many[0][:1, :4])  # fixed after its own 4 passes, unchanged by the batch's last 2
+    assert torch.allclose(alone[1], many[1][:1, :4], atol=1e-5)
+
+
 @pytest.mark.parametrize("kind", ["vq", "ema", "soft_em", "dvq", "semhash"])
 def test_each_bottleneck_kind_trains_with_the_parallel_predictor(kind):
     model = tiny_model(bottleneck=kind, num_samples=3, latent_predictor="parallel").train()

@@ -86,19 +86,25 @@ class ParallelLatentPredictor(nn.Module):
         """Codes (B, N) and their log-probabilities (B, N) in ``iterations`` passes (mask-predict over codes).
 
         The first pass predicts every code from the copied source. Each further pass fixes the most
-        confident share of the codes (1/iterations, 2/iterations, ... of each sentence), reveals their code
-        vectors as glancing does in training, and predicts the rest again.
+        confident share of the codes (1/passes, 2/passes, ... of each sentence), reveals their code
+        vectors as glancing does in training, and predicts the rest again. A sentence of N < iterations
+        codes gets N passes, one more code fixed in each (the finest schedule there is), instead of passes
+        that fix no further code. The batch runs its longest schedule; a sentence whose codes are all
+        fixed keeps them, so its result does not depend on the batch.
         """
+        lengths = mask.sum(1)
+        passes = lengths.clamp(min=1, max=iterations)
+        total = int(passes.max())
         revealed = torch.zeros_like(mask)
         inputs = copied
-        for iteration in range(iterations):
+        for iteration in range(total):
             scores, codes = torch.log_softmax(self(inputs, mask, encoder_out).float(), dim=-1).max(dim=-1)
             if iteration:
                 codes, scores = torch.where(revealed, best_codes, codes), torch.where(revealed, best_scores, scores)
             best_codes, best_scores = codes, scores
-            if iteration + 1 == iterations:
+            if iteration + 1 == total:
                 break
-            keep = torch.div(mask.sum(1) * (iteration + 1), iterations, rounding_mode="floor")
+            keep = torch.div(lengths * (iteration + 1), passes, rounding_mode="floor")
             confidence = best_scores.masked_fill(~mask, float("-inf"))
             revealed = (confidence.argsort(1, descending=True).argsort(1) < keep[:, None]) & mask
             inputs = reveal(copied, embed_codes(best_codes), revealed)
