@@ -367,7 +367,9 @@ def test_parallel_vqnat_is_two_passes_and_rescoring_adds_one_teacher_pass(bench_
     assert_stages_add_up(plain, present=("encoder", "sequential", "parallel"), absent=())
     assert plain["oracle_codes"]["best_candidate_bleu"] is None
     refined = measure_in_process(bench_data, checkpoint, latent_iterations=3)
-    assert refined["steps"]["per_sentence"] == [4] * TEST_SENTENCES
+    # up to 3 latent predictor passes, one per code for a sentence of fewer codes, + the decoder
+    assert all(2 <= steps <= 4 for steps in refined["steps"]["per_sentence"])
+    assert 4 in refined["steps"]["per_sentence"]
     rescored = measure_in_process(bench_data, checkpoint, length_beam=3, rescore=teacher)
     assert rescored["steps"]["per_sentence"] == [3] * TEST_SENTENCES  # candidates share each pass
     assert rescored["steps"]["by_stack"]["rescorer.decoder"] == TEST_SENTENCES
@@ -383,8 +385,10 @@ def test_onnx_row_translates_and_counts_passes_as_the_pytorch_row(bench_data, tm
     onnx = measure_in_process(bench_data, checkpoint, latent_iterations=2, engine="onnx")
     assert (onnx["engine"], onnx["quantize"], onnx["kind"]) == ("onnx", "float32", "vqnat")
     assert onnx["bleu"] == plain["bleu"] and onnx["target_tokens"] == plain["target_tokens"]
-    assert onnx["steps"]["per_sentence"] == plain["steps"]["per_sentence"] == [3] * TEST_SENTENCES
-    assert onnx["steps"]["by_stack"] == {"decoder": TEST_SENTENCES, "latent_predictor": 2 * TEST_SENTENCES}
+    assert onnx["steps"]["per_sentence"] == plain["steps"]["per_sentence"]
+    assert all(2 <= steps <= 3 for steps in plain["steps"]["per_sentence"])
+    latent_passes = sum(plain["steps"]["per_sentence"]) - TEST_SENTENCES
+    assert onnx["steps"]["by_stack"] == {"decoder": TEST_SENTENCES, "latent_predictor": latent_passes}
     assert onnx["oracle_codes"]["bleu"] == plain["oracle_codes"]["bleu"]
     assert_stages_add_up(onnx, present=("encoder", "sequential", "parallel"), absent=())
     assert onnx["environment"]["onnxruntime"]

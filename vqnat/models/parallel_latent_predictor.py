@@ -83,7 +83,7 @@ class ParallelLatentPredictor(nn.Module):
 
     def refine(self, copied: Tensor, mask: Tensor, encoder_out: EncoderOut, embed_codes,
                iterations: int) -> Tuple[Tensor, Tensor]:
-        """Codes (B, N) and their log-probabilities (B, N) in ``iterations`` passes (mask-predict over codes).
+        """Codes (B, N) and their log-probabilities (B, N) in at most ``iterations`` passes (mask-predict).
 
         The first pass predicts every code from the copied source. Each further pass fixes the most
         confident share of the codes (1/passes, 2/passes, ... of each sentence), reveals their code
