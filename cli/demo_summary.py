@@ -2,15 +2,19 @@
 import shutil
 from typing import Dict, List, Sequence
 
+from vqnat.bench.budget import describe_updates
+
 
 def bench_lines(report: Dict) -> List[str]:
-    """BLEU, batch-1 latency and speed-ups of every system in ``bench.json``, aligned for a terminal."""
+    """Training updates, BLEU, batch-1 latency and speed-ups of every system in ``bench.json``, aligned for a
+    terminal."""
     def speedup(value) -> str:
         return "-" if value is None else f"{value:.2f}x"
 
-    header = ["system", "BLEU", "latency (ms, batch 1)", "speed-up vs beam", "vs greedy"]
-    rows = [[system["name"], f"{system['bleu']:.2f}", f"{system['latency_ms']['median']:.1f}",
-             speedup(system["speedup_vs_beam"]), speedup(system["speedup_vs_greedy"])]
+    header = ["system", "updates", "BLEU", "latency (ms, batch 1)", "speed-up vs beam", "vs greedy"]
+    rows = [[system["name"], describe_updates(system.get("training_updates")) or "-", f"{system['bleu']:.2f}",
+             f"{system['latency_ms']['median']:.1f}", speedup(system["speedup_vs_beam"]),
+             speedup(system["speedup_vs_greedy"])]
             for system in report["systems"]]
     widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
     return ["  " + "  ".join(cell.ljust(width) if column == 0 else cell.rjust(width)

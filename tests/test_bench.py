@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from matplotlib.text import Text
 
 from vqnat.bench import BenchError, parse_batch_sizes, parse_system
-from vqnat.bench.compare import add_speedups
+from vqnat.bench.compare import add_comparisons
 from vqnat.bench.plot import bleu_latency_figure, label_bottoms, pareto_front
 from vqnat.bench.steps import DecoderStepCounter, decoder_stacks
 from vqnat_cli.bench import bench
@@ -69,12 +69,14 @@ def test_bench_writes_table_json_and_png(bench_run):
     assert table in printed
     rows, stage_rows = [block.splitlines() for block in table.split("\n\n") if block.startswith("|")]
     header = [cell.strip() for cell in rows[0].strip("|").split("|")]
-    assert header[:12] == ["System", "BLEU", "tok-BLEU", "BLEU, reference length", "BLEU, oracle codes",
-                           "BLEU, random codes", "BLEU, best candidate", "Latency median (ms)", "Latency p90 (ms)",
-                           "Speed-up vs beam", "Speed-up vs greedy", "Steps / sent."]
-    assert header[12:] == ["Sent/s @4", "Tok/s @4", "Peak MB"]
+    assert header[:14] == ["System", "Updates", "BLEU", "BLEU / AR greedy", "tok-BLEU", "BLEU, reference length",
+                           "BLEU, oracle codes", "BLEU, random codes", "BLEU, best candidate", "Latency median (ms)",
+                           "Latency p90 (ms)", "Speed-up vs beam", "Speed-up vs greedy", "Steps / sent."]
+    assert header[14:] == ["Sent/s @4", "Tok/s @4", "Peak MB"]
     assert [row.split("|")[1].strip() for row in rows[2:]] == ["greedy", "beam3"]
-    for column in (4, 5, 6, 7):  # no codes in an AR model
+    assert [row.split("|")[2].strip() for row in rows[2:]] == ["40", "40"]  # the teacher's training updates
+    assert rows[2].split("|")[4].strip() == "1.00"  # AR greedy against itself
+    for column in (6, 7, 8, 9):  # no codes in an AR model
         assert [row.split("|")[column].strip() for row in rows[2:]] == ["–", "–"]
     assert all(len(row.strip("|").split("|")) == len(header) for row in rows)
     assert [cell.strip() for cell in stage_rows[0].strip("|").split("|")] == [
@@ -92,6 +94,7 @@ def test_bench_writes_table_json_and_png(bench_run):
         assert "tok:13a" in system["bleu_signature"] and "tok:none" in system["tok_bleu_signature"]
         assert [entry["batch_size"] for entry in system["throughput"]] == [1, 4]
         assert system["memory"]["peak_rss_mb"] >= system["memory"]["baseline_rss_mb"] > 0
+        assert system["training_updates"] == {"own": 40, "warm_start": None}
 
     png = (out / "bench.png").read_bytes()
     assert png[:8] == PNG_SIGNATURE and png[12:16] == b"IHDR"
@@ -194,26 +197,31 @@ def test_speedups_are_computed_from_the_stored_medians(bench_run):
             assert system[f"speedup_vs_{key}"] == pytest.approx(expected)
             assert f"{expected:.2f}×" in printed
     assert systems["greedy"]["speedup_vs_greedy"] == systems["beam3"]["speedup_vs_beam"] == 1.0
+    assert systems["greedy"]["bleu_vs_greedy"] == 1.0
+    assert systems["beam3"]["bleu_vs_greedy"] == pytest.approx(systems["beam3"]["bleu"] / systems["greedy"]["bleu"])
 
 
-def row(name, kind, median, beam=None):
-    return {"name": name, "kind": kind, "beam": beam, "latency_ms": {"median": median}}
+def row(name, kind, median, beam=None, bleu=20.0):
+    return {"name": name, "kind": kind, "beam": beam, "latency_ms": {"median": median}, "bleu": bleu}
 
 
-def test_add_speedups_uses_first_ar_beam_and_greedy_rows():
-    rows = [row("vq", "vqnat", 81.0), row("ar-greedy", "ar", 265.0, 1), row("ar-beam4", "ar", 331.0, 4),
-            row("ar-beam8", "ar", 500.0, 8), row("cmlm", "nat", 50.0)]
-    assert add_speedups(rows) == {"beam": "ar-beam4", "greedy": "ar-greedy"}
+def test_add_comparisons_uses_first_ar_beam_and_greedy_rows():
+    rows = [row("vq", "vqnat", 81.0, bleu=26.7), row("ar-greedy", "ar", 265.0, 1, bleu=27.0),
+            row("ar-beam4", "ar", 331.0, 4), row("ar-beam8", "ar", 500.0, 8), row("cmlm", "nat", 50.0)]
+    assert add_comparisons(rows) == {"beam": "ar-beam4", "greedy": "ar-greedy"}
     by_name = {r["name"]: r for r in rows}
     assert by_name["vq"]["speedup_vs_beam"] == pytest.approx(331 / 81)  # the paper's 4.08x
     assert by_name["vq"]["speedup_vs_greedy"] == pytest.approx(265 / 81)  # the paper's 3.3x
     assert by_name["ar-greedy"]["speedup_vs_beam"] == pytest.approx(331 / 265)
     assert by_name["ar-beam8"]["speedup_vs_beam"] == pytest.approx(331 / 500)
     assert by_name["cmlm"]["speedup_vs_greedy"] == pytest.approx(265 / 50)
+    assert by_name["vq"]["bleu_vs_greedy"] == pytest.approx(26.7 / 27.0)  # the paper's 0.99x
+    assert by_name["ar-greedy"]["bleu_vs_greedy"] == 1.0
 
     without_ar = [row("vq", "vqnat", 81.0), row("cmlm", "nat", 50.0)]
-    assert add_speedups(without_ar) == {"beam": None, "greedy": None}
-    assert all(r["speedup_vs_beam"] is None and r["speedup_vs_greedy"] is None for r in without_ar)
+    assert add_comparisons(without_ar) == {"beam": None, "greedy": None}
+    assert all(r["speedup_vs_beam"] is None and r["speedup_vs_greedy"] is None and r["bleu_vs_greedy"] is None
+               for r in without_ar)
 
 
 def test_pareto_front_keeps_only_unbeaten_points_fastest_first():
@@ -455,8 +463,8 @@ def test_ct2_row_is_measured_like_the_fairseq_row_and_is_never_a_speedup_referen
     assert (ct2_row["engine"], ct2_row["quantize"], ct2_row["kind"]) == ("ct2", "float32", "ar")
 
     rows = [ct2_row, fairseq_row]  # first, an AR greedy row, and still not the reference
-    assert add_speedups(rows) == {"beam": None, "greedy": "greedy"}
+    assert add_comparisons(rows) == {"beam": None, "greedy": "greedy"}
     report = {"settings": {"batch_sizes": [1, 4]}, "environment": {"device": "cpu"}, "systems": rows}
     table_row = render_table(report).splitlines()[2].split("|")
-    assert table_row[1].strip() == "ct2" and table_row[12].strip() == "–"  # steps
+    assert table_row[1].strip() == "ct2" and table_row[14].strip() == "–"  # steps
     assert render_stage_table(report).splitlines()[2].split("|")[2:6] == [" – "] * 4

@@ -51,8 +51,10 @@ def test_what_the_stages_print_goes_to_their_logs_not_to_the_terminal(demo_run):
 
 def test_the_summary_shows_the_bench_examples_and_where_everything_is(demo_run):
     work, lines = demo_run
-    header = next(index for index, line in enumerate(lines) if line.split()[:2] == ["system", "BLEU"])
-    assert [line.split()[0] for line in lines[header + 1:header + 4]] == ["ar-beam4", "ar-greedy", "vqnat-parallel"]
+    header = next(index for index, line in enumerate(lines) if line.split()[:3] == ["system", "updates", "BLEU"])
+    rows = [line.split() for line in lines[header + 1:header + 4]]
+    assert [row[:2] for row in rows] == [["ar-beam4", "2"], ["ar-greedy", "2"], ["vqnat-parallel", "2"]]
+    assert rows[2][2:4] == ["+", "2"]  # updates: the teacher's + its own
     labels = [line.split()[0] for line in lines[header + 4:] if line.startswith("  ") and not line.startswith("   ")]
     assert labels[:12] == ["source", "reference", "teacher", "vqnat"] * 3
     printed = "\n".join(lines)

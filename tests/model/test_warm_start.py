@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from fairseq.data import Dictionary
 
 from tiny_model import tiny_model
+from vqnat.bench.budget import describe_updates, training_updates
 from vqnat.models.architectures import ARCHITECTURE_SIZES, apply_sizes
 from vqnat.models.vqnat_model import VQNATModel
 from vqnat.models.warm_start import WarmStartError, warm_start
@@ -79,3 +80,14 @@ def test_cli_init_from_starts_training_at_the_teacher(toy_data, tiny_teacher, tm
     teacher = teacher_weights(tiny_teacher)
     for name in ("encoder.layers.0.fc1.weight", "decoder.layers.0.encoder_attn.k_proj.weight"):
         torch.testing.assert_close(state["model"][name], teacher[name], atol=1e-6, rtol=0)
+
+    # the teacher's 200 updates travel with the model: the bench counts them in its budget
+    assert state["cfg"]["model"].warm_start_updates == 200
+    assert training_updates(str(tmp_path / "checkpoint_last.pt")) == {"own": 1, "warm_start": 200}
+    assert describe_updates(training_updates(str(tmp_path / "checkpoint_last.pt"))) == "200 + 1"
+    del state["cfg"]["model"].warm_start_updates  # a checkpoint from before the record: read the teacher file
+    torch.save(state, tmp_path / "older.pt")
+    assert training_updates(str(tmp_path / "older.pt")) == {"own": 1, "warm_start": 200}
+    del state["cfg"]["model"].init_from
+    torch.save(state, tmp_path / "cold.pt")
+    assert describe_updates(training_updates(str(tmp_path / "cold.pt"))) == "1"

@@ -1,4 +1,4 @@
-"""Speed-ups against the AR baselines, computed from the stored median latencies.
+"""Speed-ups and BLEU ratios against the AR baselines, computed from the stored medians and scores.
 
 The references are found by model kind and beam: "vs beam" is the first AR system with beam > 1,
 "vs greedy" the first AR system with beam 1, in the order the systems were given; only rows that run
@@ -17,15 +17,19 @@ def speedup_references(systems: List[Dict]) -> Dict[str, Optional[Dict]]:
     }
 
 
-def add_speedups(systems: List[Dict]) -> Dict[str, Optional[str]]:
-    """Set ``speedup_vs_beam`` and ``speedup_vs_greedy`` (reference median / own median) on every row.
+def add_comparisons(systems: List[Dict]) -> Dict[str, Optional[str]]:
+    """Set ``speedup_vs_beam`` and ``speedup_vs_greedy`` (reference median / own median) and
+    ``bleu_vs_greedy`` (own BLEU / the AR greedy row's) on every row.
 
     Returns the names of the reference systems.
     """
     references = speedup_references(systems)
+    greedy = references["greedy"]
     for system in systems:
         for key, reference in references.items():
             system[f"speedup_vs_{key}"] = (
                 reference["latency_ms"]["median"] / system["latency_ms"]["median"] if reference else None
             )
+        system["bleu_vs_greedy"] = (system["bleu"] / greedy["bleu"]
+                                    if greedy and greedy.get("bleu") and "bleu" in system else None)
     return {key: reference["name"] if reference else None for key, reference in references.items()}

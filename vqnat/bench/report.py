@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from vqnat.atomic import atomic_write_text
+from vqnat.bench.budget import describe_updates
 from vqnat.bench.plot import plot_bleu_latency
 
 DASH = "–"
@@ -15,6 +16,10 @@ def _ms(value: float) -> str:
 
 def _speedup(value: Optional[float]) -> str:
     return DASH if value is None else f"{value:.2f}×"
+
+
+def _ratio(value: Optional[float]) -> str:
+    return DASH if value is None else f"{value:.2f}"
 
 
 def _uses_cuda(report: Dict) -> bool:
@@ -33,12 +38,12 @@ def _markdown_table(header: List[str], rows: List[List[str]]) -> str:
 
 
 def render_table(report: Dict) -> str:
-    """One row per system: BLEU (also at the reference's length, from oracle and from random codes), latency,
-    speed-ups, steps, throughput, peak memory."""
+    """One row per system: training updates, BLEU (its ratio to AR greedy's; also at the reference's length,
+    from oracle and from random codes), latency, speed-ups, steps, throughput, peak memory."""
     cuda = _uses_cuda(report)
     large = [size for size in report["settings"]["batch_sizes"] if size > 1]
-    header = ["System", "BLEU", "tok-BLEU", "BLEU, reference length", "BLEU, oracle codes", "BLEU, random codes",
-              "BLEU, best candidate",
+    header = ["System", "Updates", "BLEU", "BLEU / AR greedy", "tok-BLEU", "BLEU, reference length",
+              "BLEU, oracle codes", "BLEU, random codes", "BLEU, best candidate",
               "Latency median (ms)", "Latency p90 (ms)", "Speed-up vs beam", "Speed-up vs greedy", "Steps / sent."]
     for size in large:
         header += [f"Sent/s @{size}", f"Tok/s @{size}"]
@@ -47,7 +52,8 @@ def render_table(report: Dict) -> str:
     for system in report["systems"]:
         by_size = {entry["batch_size"]: entry for entry in system["throughput"]}
         oracle = system.get("oracle_codes")
-        cells = [system["name"], f"{system['bleu']:.2f}", f"{system['tok_bleu']:.2f}",
+        cells = [system["name"], describe_updates(system.get("training_updates")) or DASH, f"{system['bleu']:.2f}",
+                 _ratio(system.get("bleu_vs_greedy")), f"{system['tok_bleu']:.2f}",
                  *(DASH if oracle is None or oracle.get(key) is None else f"{oracle[key]:.2f}"
                    for key in ("reference_length_bleu", "bleu", "random_codes_bleu", "best_candidate_bleu")),
                  _ms(system["latency_ms"]["median"]), _ms(system["latency_ms"]["p90"]),
@@ -124,8 +130,10 @@ def render_notes(report: Dict) -> List[str]:
         f"- Latency: batch 1, every sentence, after {settings['warmup']} warm-up sentences; "
         f"{environment['threads']} torch thread(s) on {environment['device']} "
         f"({environment['device_name'] if _uses_cuda(report) else environment['cpu_model']}).",
-        f"- Speed-up = reference median / system median; AR beam: {references['beam'] or DASH}, "
-        f"AR greedy: {references['greedy'] or DASH}.",
+        "- Updates: the checkpoint's training updates; a vqnat model warm-started from an AR teacher: the "
+        "teacher's + its own, the budget an AR model needs for an equal comparison.",
+        f"- Speed-up = reference median / system median; BLEU / AR greedy = system BLEU / reference BLEU; "
+        f"AR beam: {references['beam'] or DASH}, AR greedy: {references['greedy'] or DASH}.",
         "- Steps: sequential decoder passes per sentence at batch 1 (counted with forward hooks; "
         "AR: one per output token including EOS; vqnat: autoregressive latent predictor per latent, or one "
         "pass of the parallel one, + parallel decoder, + one teacher pass when rescoring).",

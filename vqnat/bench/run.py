@@ -9,7 +9,8 @@ import multiprocessing
 from pathlib import Path
 from typing import Dict, Sequence, Union
 
-from vqnat.bench.compare import add_speedups
+from vqnat.bench.budget import training_updates
+from vqnat.bench.compare import add_comparisons
 from vqnat.bench.environment import describe_machine
 from vqnat.bench.report import write_reports
 from vqnat.bench.systems import BenchError, SystemSpec, parse_batch_sizes, parse_system
@@ -119,7 +120,8 @@ def run_bench(data: Union[str, Path], systems: Sequence[Union[str, SystemSpec]],
     for position, spec in enumerate(specs, 1):
         logger.info("system %d/%d: %s (%s)", position, len(specs), spec.name, spec.text)
         _convert_ahead(spec, data)
-        results.append(measure_in_own_process(spec, settings))
+        result = measure_in_own_process(spec, settings)
+        results.append({**result, "training_updates": training_updates(spec.checkpoint)})
     environment = {**describe_machine(), **results[0]["environment"]}
     for result in results[1:]:
         differing = [key for key in COMPARED if result["environment"][key] != environment[key]]
@@ -127,7 +129,7 @@ def run_bench(data: Union[str, Path], systems: Sequence[Union[str, SystemSpec]],
             logger.warning("%s ran with a different %s than %s", result["name"], ", ".join(differing),
                            results[0]["name"])
     report = {"format_version": 1, "settings": settings, "environment": environment,
-              "references": add_speedups(results), "systems": results}
+              "references": add_comparisons(results), "systems": results}
     paths = write_reports(report, Path(out_dir))
     logger.info("wrote %s", ", ".join(str(path) for path in paths.values()))
     return report

@@ -5,6 +5,8 @@ layers are the same layers as vqnat's parallel decoder and latent predictor (whi
 tokens). What is copied: the whole encoder and the shared embeddings (refused unless every tensor fits),
 and each decoder layer into the same layer of the parallel decoder and of the latent predictor wherever
 its shape matches. Everything vqnat adds (compressor, codebook, decompressor, output heads) starts fresh.
+The teacher's update count is recorded in the model's settings (``warm_start_updates``): its training budget
+is the teacher's plus its own, and an AR model compared with it deserves as many.
 """
 import logging
 from pathlib import Path
@@ -60,6 +62,13 @@ def teacher_pre_norm(state: Dict) -> Optional[bool]:
     return None if value is None else bool(value)
 
 
+def checkpoint_updates(state: Dict) -> Optional[int]:
+    """The updates a fairseq checkpoint was trained for (None when its history does not say)."""
+    history = state.get("optimizer_history") or [{}]
+    updates = history[-1].get("num_updates")
+    return None if updates is None else int(updates)
+
+
 def warm_start(model: torch.nn.Module, path: str) -> List[str]:
     """Copy the teacher at ``path`` into ``model`` (a VQNATModel); returns the names of the copied tensors."""
     state = load_teacher_state(path)
@@ -90,6 +99,7 @@ def warm_start(model: torch.nn.Module, path: str) -> List[str]:
         loaded[name] = weights[source].to(tensor.dtype)
         copied.append(name)
     model.load_state_dict(loaded, strict=False)
+    model.args.warm_start_updates = checkpoint_updates(state)
     logger.info(f"warm start from {path}: copied {len(copied)} of {len(own)} tensors "
                 f"(encoder, embeddings, decoder layers where shapes match)")
     return copied
