@@ -12,6 +12,7 @@ import sys
 from typing import List, Optional, Sequence
 
 from vqnat_cli.fairseq_noise import fairseq_noise_dropped
+from vqnat_cli.interval_checkpoints import train_main
 from vqnat_cli.stage_log import LOG_FORMAT
 
 logger = logging.getLogger("vqnat.train")
@@ -39,7 +40,7 @@ def run_fairseq_train(argv: Sequence[str], threads: Optional[int] = None) -> Non
         from fairseq import options
         from fairseq.dataclass.utils import convert_namespace_to_omegaconf
         from fairseq.distributed import utils as distributed_utils
-        from fairseq_cli import train  # sets up logging, also in a spawned worker
+        import fairseq_cli.train  # noqa: F401  (sets up logging, also in a spawned worker)
 
         if threads is not None:
             import torch
@@ -52,7 +53,7 @@ def run_fairseq_train(argv: Sequence[str], threads: Optional[int] = None) -> Non
         parser = options.get_training_parser()
         args = options.parse_args_and_arch(parser, input_args=list(argv))
         cfg = convert_namespace_to_omegaconf(args)
-        distributed_utils.call_main(cfg, train.main)
+        distributed_utils.call_main(cfg, train_main)
 
 
 def _free_port() -> int:
