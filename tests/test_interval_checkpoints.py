@@ -50,12 +50,13 @@ def train_epochs_of_one_interval(save_dir, epochs: int) -> None:
     cfg = CheckpointConfig(save_dir=str(save_dir), no_epoch_checkpoints=True, save_interval_updates=200,
                            keep_interval_updates=5)
     trainer = OneWorkerTrainer()
-    try:
+    vars(checkpoint_utils.save_checkpoint).pop("best", None)  # fairseq keeps the best loss on the function,
+    try:                                                      # also from an earlier run in this process
         for epoch in range(1, epochs + 1):
             trainer.updates = 200 * epoch
             checkpoint_utils.save_checkpoint(cfg, trainer, EpochEnd(epoch), 10.0 - epoch)
     finally:
-        vars(checkpoint_utils.save_checkpoint).pop("best", None)  # fairseq keeps the best loss on the function
+        vars(checkpoint_utils.save_checkpoint).pop("best", None)
 
 
 def test_epoch_ends_on_the_interval_are_saved_and_pruned_like_mid_epoch_points(tmp_path):

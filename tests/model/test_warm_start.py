@@ -66,7 +66,7 @@ def test_mismatched_teachers_are_refused_with_one_line(toy_data, tiny_teacher, t
         warm_start(toy_model(toy_data, post_norm=True), str(not_a_teacher))
 
 
-def test_cli_init_from_starts_training_at_the_teacher(toy_data, tiny_teacher, tmp_path):
+def test_cli_init_from_starts_training_at_the_teacher(toy_data, tiny_teacher, tmp_path, caplog):
     from vqnat_cli.main import cli
 
     result = CliRunner().invoke(cli, ["train", "vqnat", str(toy_data), "--save-dir", str(tmp_path), "--preset", "tiny",
@@ -88,6 +88,12 @@ def test_cli_init_from_starts_training_at_the_teacher(toy_data, tiny_teacher, tm
     del state["cfg"]["model"].warm_start_updates  # a checkpoint from before the record: read the teacher file
     torch.save(state, tmp_path / "older.pt")
     assert training_updates(str(tmp_path / "older.pt")) == {"own": 1, "warm_start": 200}
+    (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
+    state["cfg"]["model"].init_from = str(tmp_path / "garbage.pt")
+    torch.save(state, tmp_path / "unreadable-teacher.pt")
+    with caplog.at_level("WARNING", logger="vqnat.bench"):
+        assert training_updates(str(tmp_path / "unreadable-teacher.pt")) == {"own": 1, "warm_start": None}
+    assert "counts its own updates only" in caplog.text
     del state["cfg"]["model"].init_from
     torch.save(state, tmp_path / "cold.pt")
     assert describe_updates(training_updates(str(tmp_path / "cold.pt"))) == "1"

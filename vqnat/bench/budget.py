@@ -5,11 +5,14 @@ the warm start records them in the model's settings (``warm_start_updates``). An
 sum is the equal-budget reference. Checkpoints written before that record fall back on the update count of
 the ``--init-from`` file as it is now.
 """
+import logging
 from pathlib import Path
 from typing import Any, Dict, Optional
 
 from vqnat.models.warm_start import checkpoint_updates
-from vqnat.safe_load import load_checkpoint_state
+from vqnat.safe_load import CheckpointLoadError, load_checkpoint_state
+
+logger = logging.getLogger("vqnat.bench")
 
 
 def _setting(model: Any, name: str) -> Any:
@@ -24,7 +27,10 @@ def training_updates(path: str) -> Dict[str, Optional[int]]:
     warm_start = _setting(model, "warm_start_updates")
     teacher = _setting(model, "init_from")
     if warm_start is None and teacher and Path(teacher).is_file():
-        warm_start = checkpoint_updates(load_checkpoint_state(teacher))
+        try:
+            warm_start = checkpoint_updates(load_checkpoint_state(teacher))
+        except CheckpointLoadError as error:  # not a reason to fail the bench; said where it shows
+            logger.warning("%s: its budget counts its own updates only (%s)", path, error)
     return {"own": checkpoint_updates(state), "warm_start": None if warm_start is None else int(warm_start)}
 
 

@@ -120,8 +120,8 @@ def run_bench(data: Union[str, Path], systems: Sequence[Union[str, SystemSpec]],
     for position, spec in enumerate(specs, 1):
         logger.info("system %d/%d: %s (%s)", position, len(specs), spec.name, spec.text)
         _convert_ahead(spec, data)
-        result = measure_in_own_process(spec, settings)
-        results.append({**result, "training_updates": training_updates(spec.checkpoint)})
+        budget = training_updates(spec.checkpoint)
+        results.append({**measure_in_own_process(spec, settings), "training_updates": budget})
     environment = {**describe_machine(), **results[0]["environment"]}
     for result in results[1:]:
         differing = [key for key in COMPARED if result["environment"][key] != environment[key]]
