@@ -60,15 +60,18 @@ def trained_updates(checkpoint: Path) -> int:
     """Updates already done by the run whose last checkpoint this is (0 when there is none)."""
     if not checkpoint.exists():
         return 0
+    from vqnat.models.warm_start import checkpoint_updates
     from vqnat.safe_load import CheckpointLoadError, load_checkpoint_state
 
     try:
-        return load_checkpoint_state(checkpoint)["optimizer_history"][-1]["num_updates"]
+        state = load_checkpoint_state(checkpoint)
     except CheckpointLoadError as error:
         raise click.ClickException(f"{error} (move it away to train from scratch)") from None
-    except (KeyError, IndexError, TypeError):
+    updates = checkpoint_updates(state) if isinstance(state, dict) else None
+    if updates is None:
         raise click.ClickException(f"{checkpoint} holds no fairseq training state to resume from "
-                                   f"(move it away to train from scratch)") from None
+                                   f"(move it away to train from scratch)")
+    return updates
 
 
 def _run(argv: List[str], nproc: int, threads: Optional[int], save_dir: str) -> None:

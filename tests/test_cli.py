@@ -50,6 +50,16 @@ def test_missing_data_directory_names_it(tmp_path):
     assert "nope" in result.output
 
 
+@pytest.mark.parametrize("state", [{"model": {}}, {"optimizer_history": []}, {"optimizer_history": ["x"]}])
+def test_a_last_checkpoint_without_training_state_is_refused_with_one_line(toy_data, tmp_path, state):
+    torch.save(state, tmp_path / "checkpoint_last.pt")
+    result = CliRunner().invoke(cli, ["train", "teacher", str(toy_data), "--save-dir", str(tmp_path),
+                                      "--preset", "tiny"])
+    assert result.exit_code == 1
+    assert "holds no fairseq training state to resume from (move it away" in result.output
+    assert "Traceback" not in result.output
+
+
 def generate(data, checkpoint, *extra):
     return CliRunner().invoke(
         cli, ["generate", "--data", str(data), "--checkpoint", str(checkpoint), *extra])

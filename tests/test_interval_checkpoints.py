@@ -85,6 +85,7 @@ def test_vqnat_train_keeps_checkpoints_to_average_when_epochs_end_on_the_interva
 
     from vqnat.data.preprocess import preprocess_corpus
     from vqnat.data.toy_corpus import write_toy_corpus
+    from vqnat.models.warm_start import checkpoint_updates
     from vqnat.safe_load import load_checkpoint_state
     from vqnat_cli.main import cli
 
@@ -98,8 +99,7 @@ def test_vqnat_train_keeps_checkpoints_to_average_when_epochs_end_on_the_interva
         assert result.exit_code == 0, result.output
 
     train(tmp_path / "one-epoch", "--max-epoch", "1")
-    epoch = load_checkpoint_state(tmp_path / "one-epoch" / "checkpoint_last.pt")["optimizer_history"][-1][
-        "num_updates"]
+    epoch = checkpoint_updates(load_checkpoint_state(tmp_path / "one-epoch" / "checkpoint_last.pt"))
     train(tmp_path / "run", "--max-update", str(6 * epoch), "--save-interval-updates", str(epoch))
     assert [path.name for path in interval_checkpoints(tmp_path / "run")] == [
         f"checkpoint_{n}_{n * epoch}.pt" for n in range(2, 7)]

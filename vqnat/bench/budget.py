@@ -7,25 +7,19 @@ the ``--init-from`` file as it is now.
 """
 import logging
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Dict, Optional
 
-from vqnat.models.warm_start import checkpoint_updates
+from vqnat.models.warm_start import checkpoint_updates, model_setting
 from vqnat.safe_load import CheckpointLoadError, load_checkpoint_state
 
 logger = logging.getLogger("vqnat.bench")
 
 
-def _setting(model: Any, name: str) -> Any:
-    """A model setting from a checkpoint's ``cfg.model`` (a Namespace or a dict); None when absent."""
-    return model.get(name) if isinstance(model, dict) else getattr(model, name, None)
-
-
 def training_updates(path: str) -> Dict[str, Optional[int]]:
     """``{"own": the checkpoint's updates, "warm_start": the teacher's before them (None: no warm start)}``."""
     state = load_checkpoint_state(path)
-    model = (state.get("cfg") or {}).get("model")
-    warm_start = _setting(model, "warm_start_updates")
-    teacher = _setting(model, "init_from")
+    warm_start = model_setting(state, "warm_start_updates")
+    teacher = model_setting(state, "init_from")
     if warm_start is None and teacher and Path(teacher).is_file():
         try:
             warm_start = checkpoint_updates(load_checkpoint_state(teacher))

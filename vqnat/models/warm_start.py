@@ -10,7 +10,7 @@ is the teacher's plus its own, and an AR model compared with it deserves as many
 """
 import logging
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 from torch import Tensor
@@ -50,22 +50,28 @@ def load_teacher_state(path: str) -> Dict:
     return state
 
 
-def teacher_pre_norm(state: Dict) -> Optional[bool]:
-    """Whether the teacher's layers normalise before each block (None when its config does not say)."""
+def model_setting(state: Dict, name: str) -> Any:
+    """A model setting of a fairseq checkpoint: its ``cfg.model`` (a Namespace or a dict), else its legacy
+    ``args``; None when neither says."""
     config = state.get("cfg") or {}
     model = config.get("model") if isinstance(config, dict) else None
-    value = getattr(model, "encoder_normalize_before", None) if model is not None else None
-    if value is None and isinstance(model, dict):
-        value = model.get("encoder_normalize_before")
+    value = model.get(name) if isinstance(model, dict) else getattr(model, name, None)
     if value is None and state.get("args") is not None:
-        value = getattr(state["args"], "encoder_normalize_before", None)
+        value = getattr(state["args"], name, None)
+    return value
+
+
+def teacher_pre_norm(state: Dict) -> Optional[bool]:
+    """Whether the teacher's layers normalise before each block (None when its config does not say)."""
+    value = model_setting(state, "encoder_normalize_before")
     return None if value is None else bool(value)
 
 
 def checkpoint_updates(state: Dict) -> Optional[int]:
     """The updates a fairseq checkpoint was trained for (None when its history does not say)."""
-    history = state.get("optimizer_history") or [{}]
-    updates = history[-1].get("num_updates")
+    history = state.get("optimizer_history")
+    last = history[-1] if isinstance(history, list) and history else None
+    updates = last.get("num_updates") if isinstance(last, dict) else None
     return None if updates is None else int(updates)
 
 
