@@ -30,6 +30,11 @@ logger = logging.getLogger("vqnat.generate")
               help="vqnat: lengths decoded per sentence (T, T-1, T+1, ...); the best-scored candidate is kept.")
 @click.option("--rescore", type=click.Path(exists=True, dir_okay=False), default=None,
               help="vqnat: AR teacher checkpoint that scores every candidate in one teacher-forced pass.")
+@click.option("--rescore-engine", type=click.Choice(["torch", "ct2"]), default=None,
+              help="How --rescore's teacher runs: torch (default) or ct2 (CTranslate2, `pip install 'vqnat[ct2]'`; "
+                   "converted once beside the teacher's checkpoint): its scores are fairseq's in float32.")
+@click.option("--rescore-quantize", type=click.Choice(["float32", "int8"]), default=None,
+              help="int8: int8 weights for --rescore's teacher (default float32).")
 @click.option("--length-rule", type=click.Choice(["paper", "predicted"]), default=None,
               help="How vqnat models choose the number of latents (default: the model's).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
@@ -48,7 +53,8 @@ logger = logging.getLogger("vqnat.generate")
               help="CPU threads for torch, CTranslate2 or ONNX Runtime (default: this machine's cores).")
 @click.option("--cpu", is_flag=True, help="Use the CPU even when a GPU is present.")
 def generate(data, checkpoint, subset, input_file, reference, beam, lenpen, latent_beam, latent_iterations,
-             length_beam, rescore, length_rule, batch_size, output, engine, quantize, threads, cpu) -> None:
+             length_beam, rescore, rescore_engine, rescore_quantize, length_rule, batch_size, output, engine,
+             quantize, threads, cpu) -> None:
     """Translate with CHECKPOINT; one detokenized hypothesis per input line, in input order."""
     from pathlib import Path
 
@@ -61,8 +67,12 @@ def generate(data, checkpoint, subset, input_file, reference, beam, lenpen, late
     options = {"lenpen": lenpen, "latent_beam": latent_beam, "length_beam": length_beam}
     if length_rule:
         options["length_rule"] = length_rule
+    if (rescore_engine or rescore_quantize) and not rescore:
+        raise click.UsageError("--rescore-engine and --rescore-quantize set how --rescore's teacher runs: add "
+                               "--rescore TEACHER.pt")
     if rescore:
-        options["rescore"] = rescore
+        options.update(rescore=rescore, rescore_engine=rescore_engine or "torch",
+                       rescore_quantize=rescore_quantize or "float32")
     if latent_iterations:
         options["latent_iterations"] = latent_iterations
     set_torch_threads(threads or threads_per_process())

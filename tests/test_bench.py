@@ -386,6 +386,20 @@ def test_parallel_vqnat_is_two_passes_and_rescoring_adds_one_teacher_pass(bench_
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("ctranslate2") is None, reason="CTranslate2 is not installed")
+def test_rescoring_teacher_in_ct2_is_one_timed_pass_and_keeps_the_same_candidates(bench_data, teacher, tmp_path):
+    checkpoint = train_tiny(bench_data, tmp_path / "vqnat", "vqnat", updates="10")
+    in_torch = measure_in_process(bench_data, checkpoint, length_beam=3, rescore=teacher)
+    in_ct2 = measure_in_process(bench_data, checkpoint, length_beam=3, rescore=teacher, rescore_engine="ct2")
+    assert in_ct2["steps"]["per_sentence"] == [3] * TEST_SENTENCES
+    assert in_ct2["steps"]["by_stack"]["rescorer"] == TEST_SENTENCES
+    assert_stages_add_up(in_ct2, present=("encoder", "sequential", "parallel"), absent=())
+    assert in_ct2["bleu"] == pytest.approx(in_torch["bleu"])  # float32: fairseq's scores, the same ranking
+    with pytest.raises(BenchError, match="add rescore=TEACHER.pt"):
+        parse_system(f"x={checkpoint},rescore-engine=ct2")
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="ONNX Runtime is not installed")
 def test_onnx_row_translates_and_counts_passes_as_the_pytorch_row(bench_data, tmp_path):
     checkpoint = train_tiny(bench_data, tmp_path / "vqnat", "vqnat", updates="10")  # the parallel recipe

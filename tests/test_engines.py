@@ -106,6 +106,55 @@ def test_conversion_is_cached_beside_the_checkpoint_and_redone_when_the_checkpoi
                                                                            "checkpoint_last.pt"]
 
 
+@needs_ct2
+def test_teacher_in_ct2_scores_candidates_as_fairseq_does(toy_data, teacher_copy):
+    from fairseq.data import data_utils
+
+    from vqnat.engines.ct2 import ct2_scorer
+    from vqnat.generation.generator import VQNATGenerator
+    from vqnat.translate import Translator
+
+    translator = Translator(str(teacher_copy), str(toy_data), beam=1)
+    source_dictionary, target_dictionary = translator.task.source_dictionary, translator.task.target_dictionary
+    sources = translator.split_sources("test")[:6]
+    outputs = translator.generate(sources)  # the teacher's own translations, and each one cut short by a token
+    candidates = [{"tokens": torch.cat([tokens[:cut], torch.tensor([target_dictionary.eos()])])}
+                  for tokens in outputs for cut in (len(tokens), max(1, len(tokens) - 1))]
+    rows = [source for source in sources for _ in range(2)]
+    src_tokens = data_utils.collate_tokens(rows, source_dictionary.pad(), left_pad=True)  # as fairseq batches
+    src_lengths = torch.tensor([len(row) for row in rows])
+    fairseq_scores = VQNATGenerator(target_dictionary, rescorer=translator.model).rescore(
+        src_tokens, src_lengths, candidates)
+    # int8: close, not equal (a tiny model's int8 matrices lose more than a real one's: 0.01 at d = 256)
+    for quantize, tolerance in (("float32", {"abs": 1e-4}), ("int8", {"rel": 0.25})):
+        scorer = ct2_scorer(teacher_copy, toy_data, source_dictionary, target_dictionary, quantize, "cpu")
+        ct2_scores = VQNATGenerator(target_dictionary, rescorer=scorer).rescore(src_tokens, src_lengths, candidates)
+        assert [float(score) for score in ct2_scores] == pytest.approx(
+            [float(score) for score in fairseq_scores], **tolerance), quantize
+
+
+@needs_ct2
+def test_generate_rescoring_in_ct2_keeps_the_candidates_fairseq_keeps(toy_data, teacher_copy, tiny_vqnat, tmp_path):
+    outputs = {}
+    for engine, quantize in (("torch", "float32"), ("ct2", "float32"), ("ct2", "int8")):
+        output = tmp_path / f"{engine}-{quantize}.txt"
+        result = generate("--data", toy_data, "--checkpoint", tiny_vqnat, "--length-beam", 3, "--rescore", teacher_copy,
+                          "--rescore-engine", engine, "--rescore-quantize", quantize, "--threads", 1,
+                          "--output", output)
+        assert result.exit_code == 0, result.output
+        outputs[engine, quantize] = output.read_text(encoding="utf-8").splitlines()
+    assert len(outputs["torch", "float32"]) == 100
+    assert outputs["ct2", "float32"] == outputs["torch", "float32"]
+    assert len(outputs["ct2", "int8"]) == 100
+    assert (teacher_copy.parent / "checkpoint_last.ct2-int8" / "model.bin").is_file()
+
+
+def test_rescore_engine_without_a_teacher_is_one_usage_error(toy_data, tiny_vqnat):
+    result = generate("--data", toy_data, "--checkpoint", tiny_vqnat, "--rescore-engine", "ct2")
+    assert result.exit_code == 2
+    assert "--rescore-engine and --rescore-quantize set how --rescore's teacher runs" in result.output
+
+
 def test_without_ctranslate2_engine_ct2_is_one_error_line_naming_the_extra(toy_data, tiny_teacher, monkeypatch):
     from vqnat.bench import BenchError, parse_system
 

@@ -49,12 +49,14 @@ class StageTimer:
     """
 
     def __init__(self, model: nn.Module, kind: str, synchronize: Optional[Callable[[], None]] = None,
-                 rescorer: Optional[nn.Module] = None):
+                 rescorer: Optional[object] = None):
         self.synchronize = synchronize or (lambda: None)
         self.seconds: Dict[str, float] = dict.fromkeys(STAGES, 0.0)
         self._depth = 0
         self._wrapped: List[Tuple[object, str]] = []
-        methods = stage_methods(model, kind) + ([("parallel", rescorer, "forward")] if rescorer is not None else [])
+        methods = stage_methods(model, kind)
+        if rescorer is not None:  # a PyTorch teacher, or one in CTranslate2 (its ``score``)
+            methods.append(("parallel", rescorer, "forward" if isinstance(rescorer, nn.Module) else "score"))
         for stage, owner, name in methods:
             setattr(owner, name, self._timed(stage, getattr(owner, name)))
             self._wrapped.append((owner, name))

@@ -7,6 +7,7 @@ predictor and parallel decoder. Each pass through a stack runs its first layer e
 pre-hook on that layer counts passes, whatever method the generator calls (fairseq's beam search calls
 ``decoder.forward`` directly, which module hooks on the decoder itself would miss).
 """
+import functools
 from typing import Dict, List, Tuple
 
 from torch import nn
@@ -36,20 +37,35 @@ def _probe(stack: nn.Module) -> nn.Module:
 class DecoderStepCounter:
     """Counts passes through each decoder stack of a model until ``remove`` is called."""
 
-    def __init__(self, model: nn.Module, **others: nn.Module):
-        """Count ``model``'s stacks, and those of ``others`` (e.g. a rescoring teacher) under their names."""
+    def __init__(self, model: nn.Module, **others):
+        """Count ``model``'s stacks, and those of ``others`` (e.g. a rescoring teacher) under their names; an
+        ``other`` that is not a PyTorch model (the teacher in CTranslate2) counts one pass per ``score`` call."""
         stacks = decoder_stacks(model)
+        scorers = {}
         for prefix, other in others.items():
-            stacks += [(f"{prefix}.{name}", stack) for name, stack in decoder_stacks(other)]
+            if isinstance(other, nn.Module):
+                stacks += [(f"{prefix}.{name}", stack) for name, stack in decoder_stacks(other)]
+            else:
+                scorers[prefix] = other
         if not stacks:
             raise ValueError(f"{type(model).__name__} has no fairseq decoder to count steps of")
-        self.counts: Dict[str, int] = {name: 0 for name, _ in stacks}
+        self.counts: Dict[str, int] = {name: 0 for name in [name for name, _ in stacks] + list(scorers)}
         self._handles = [_probe(stack).register_forward_pre_hook(self._hook(name)) for name, stack in stacks]
+        self._scorers = [(scorer, scorer.score) for scorer in scorers.values()]
+        for name, scorer in scorers.items():
+            scorer.score = self._counted(name, scorer.score)
 
     def _hook(self, name: str):
         def count(module, inputs):
             self.counts[name] += 1
         return count
+
+    def _counted(self, name: str, score):
+        @functools.wraps(score)
+        def counted(*args, **kwargs):
+            self.counts[name] += 1
+            return score(*args, **kwargs)
+        return counted
 
     def reset(self) -> None:
         for name in self.counts:
@@ -64,3 +80,6 @@ class DecoderStepCounter:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        for scorer, score in self._scorers:
+            scorer.score = score
+        self._scorers = []

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Tuple, Union
 
-from vqnat.engines import ENGINES, QUANTIZATIONS, EngineError, check_engine
+from vqnat.engines import ENGINES, QUANTIZATIONS, RESCORE_ENGINES, EngineError, check_engine
 
 
 class BenchError(ValueError):
@@ -78,6 +78,8 @@ OPTIONS: Dict[str, Option] = {
     "iter_decode_max_iter": Option("iter_decode_max_iter", _non_negative_int, ("nat",)),
     "length_beam": Option({"nat": "iter_decode_with_beam", "vqnat": "length_beam"}, _positive_int, ("nat", "vqnat")),
     "rescore": Option("rescore", _existing_file, ("vqnat",)),
+    "rescore_engine": Option("rescore_engine", _one_of(*RESCORE_ENGINES), ("vqnat",)),
+    "rescore_quantize": Option("rescore_quantize", _one_of(*QUANTIZATIONS), ("vqnat",)),
     "latent_iterations": Option("latent_iterations", _positive_int, ("vqnat",)),
     "engine": Option("engine", _one_of(*ENGINES), ("ar", "vqnat", "nat")),
     "quantize": Option("quantize", _one_of(*QUANTIZATIONS), ("ar", "vqnat", "nat")),
@@ -151,8 +153,11 @@ def parse_system(text: str) -> SystemSpec:
     for key in options:
         if spec.kind not in OPTIONS[key].kinds:
             raise fail(f"option {key!r} does not apply to {KIND_NAMES[spec.kind]} models")
+    if ("rescore_engine" in options or "rescore_quantize" in options) and "rescore" not in options:
+        raise fail("rescore-engine and rescore-quantize set how the rescoring teacher runs: add rescore=TEACHER.pt")
     try:
         check_engine(spec.engine, spec.kind)
+        check_engine(str(options.get("rescore_engine", "torch")), "ar")
     except EngineError as error:
         raise fail(str(error))
     return spec

@@ -13,6 +13,8 @@ ENGINES = ("torch", "ct2", "onnx")
 QUANTIZATIONS = ("float32", "int8")
 #: The kinds of model (``vqnat.bench.systems.KINDS``) each engine runs.
 ENGINE_KINDS = {"torch": ("ar", "vqnat", "nat"), "ct2": ("ar",), "onnx": ("vqnat",)}
+#: Engines a teacher that rescores vqnat's candidates can run in: those that run AR models.
+RESCORE_ENGINES = tuple(engine for engine in ENGINES if "ar" in ENGINE_KINDS[engine])
 
 
 class EngineError(TranslationError):

@@ -89,6 +89,40 @@ class CTranslate2Generator:
                   "score": result.scores[0]}] for result in results]
 
 
+class CTranslate2Scorer:
+    """An AR teacher in CTranslate2 that scores candidate translations teacher-forced (``score_batch``):
+    the rescoring pass of vqnat's generator where the teacher would be deployed, in int8 if asked.
+
+    ``score`` gives what fairseq's ``SequenceScorer`` gives: each candidate's mean token log-probability,
+    its EOS included (identical in float32).
+    """
+
+    def __init__(self, model_dir: Path, source_dictionary, target_dictionary, quantize: str, device: str,
+                 threads: int):
+        ctranslate2 = import_ctranslate2()
+        self.translator = ctranslate2.Translator(str(model_dir), device=device, compute_type=quantize,
+                                                 inter_threads=1, intra_threads=threads)
+        self.source_symbols = _vocabulary(source_dictionary)
+        self.target_symbols = _vocabulary(target_dictionary)
+        self.pad = source_dictionary.pad()
+
+    def score(self, src_tokens: torch.Tensor, candidates: List[torch.Tensor]) -> List[torch.Tensor]:
+        """Mean log-probability of each candidate (token ids ending in EOS) given its row of ``src_tokens``."""
+        sources = [[self.source_symbols[token] for token in row if token != self.pad][:-1]  # the model adds EOS
+                   for row in src_tokens.tolist()]
+        targets = [[self.target_symbols[token] for token in tokens.tolist()[:-1]] for tokens in candidates]
+        results = self.translator.score_batch(sources, targets)
+        return [torch.tensor(sum(result.log_probs) / len(result.log_probs)) for result in results]
+
+
+def ct2_scorer(checkpoint: Path, data: Path, source_dictionary, target_dictionary, quantize: str,
+               device: str) -> CTranslate2Scorer:
+    """The teacher at ``checkpoint`` as a CTranslate2 scorer (converted once, cached beside it), with
+    torch's threads."""
+    return CTranslate2Scorer(converted_model(checkpoint, data, quantize), source_dictionary, target_dictionary,
+                             quantize, device, torch.get_num_threads())
+
+
 def ct2_generator(translator, checkpoint: Path, quantize: str) -> CTranslate2Generator:
     """A CTranslate2 generator for ``Translator`` of ``checkpoint``, with its settings, device and torch's
     threads."""

@@ -27,7 +27,8 @@ class VQNATGenerator:
         latent_beam: beam size over codes (1 = greedy, the paper's).
         latent_iterations: passes of a parallel latent predictor (0: the model's ``--latent-iterations``).
         length_beam: lengths decoded per sentence: the length rule's T, then T - 1, T + 1, T - 2, ...
-        rescorer: an autoregressive fairseq model (the teacher) that scores every candidate teacher-forced.
+        rescorer: an autoregressive fairseq model (the teacher) that scores every candidate teacher-forced, or
+            that teacher in another engine (``vqnat.engines.ct2.CTranslate2Scorer``).
 
     With ``length_beam`` > 1 or a ``rescorer``, every candidate (each length x each final latent beam) is
     decoded in one batched decoder pass and the hypotheses come back best first: by the rescorer's mean
@@ -114,11 +115,14 @@ class VQNATGenerator:
 
     def rescore(self, src_tokens: Tensor, src_lengths: Tensor, candidates: List[Dict[str, Any]]) -> List[Tensor]:
         """The rescorer's mean token log-probability of each candidate given its source, in one
-        teacher-forced pass (fairseq's ``SequenceScorer``)."""
+        teacher-forced pass (fairseq's ``SequenceScorer``, or the rescorer's own ``score`` when it is not a
+        PyTorch model: the teacher in CTranslate2)."""
         from fairseq.data import data_utils
         from fairseq.sequence_scorer import SequenceScorer
 
         tokens = [candidate["tokens"] for candidate in candidates]
+        if not isinstance(self.rescorer, torch.nn.Module):
+            return self.rescorer.score(src_tokens, tokens)
         target = data_utils.collate_tokens(tokens, self.pad, self.eos)
         previous = data_utils.collate_tokens(tokens, self.pad, self.eos, move_eos_to_beginning=True)
         sample = {"net_input": {"src_tokens": src_tokens, "src_lengths": src_lengths, "prev_output_tokens": previous},

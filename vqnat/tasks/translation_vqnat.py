@@ -7,6 +7,7 @@ from an AR teacher here, where fairseq says whether the model is new or about to
 """
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -14,6 +15,7 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import register_task
 from fairseq.tasks.translation import TranslationConfig, TranslationTask
 
+from vqnat.engines import QUANTIZATIONS, RESCORE_ENGINES
 from vqnat.generation.generator import VQNATGenerator
 from vqnat.generation.length_rules import LENGTH_RULES, TRAIN_PADDINGS
 from vqnat.models.vqnat_model import VQNATModel
@@ -53,6 +55,15 @@ class TranslationVQNATConfig(TranslationConfig):
                           "--length-beam x each final beam of --latent-beam) in one teacher-forced pass; the "
                           "best is kept (noisy parallel decoding)"},
     )
+    rescore_engine: ChoiceEnum(RESCORE_ENGINES) = field(
+        default="torch",
+        metadata={"help": "how --rescore's teacher runs: torch, or ct2 (CTranslate2, `pip install 'vqnat[ct2]'`; "
+                          "converted once beside the checkpoint)"},
+    )
+    rescore_quantize: ChoiceEnum(QUANTIZATIONS) = field(
+        default="float32",
+        metadata={"help": "float32, or int8 weights for --rescore's teacher (torch: its Linear layers, CPU only)"},
+    )
 
 
 @register_task("translation_vqnat", dataclass=TranslationVQNATConfig)
@@ -82,11 +93,19 @@ class TranslationVQNATTask(TranslationTask):
             warm_start(model, model.args.init_from)
         return model
 
-    def load_rescorer(self, path: str, device: torch.device):
-        """The AR teacher at ``path`` on ``device``, in eval mode (loaded once per task)."""
+    def load_rescorer(self, path: str, device: torch.device, engine: str = "torch", quantize: str = "float32"):
+        """The AR teacher at ``path`` on ``device``, in eval mode, run by ``engine`` at ``quantize`` precision
+        (loaded once per task)."""
         from fairseq import checkpoint_utils
 
-        if path not in self.rescorers:
+        from vqnat.engines import EngineError
+
+        engine, quantize = str(engine), str(quantize)  # the task config's values are fairseq ChoiceEnums
+        if engine not in RESCORE_ENGINES or quantize not in QUANTIZATIONS:
+            raise ValueError(f"--rescore-engine {engine} --rescore-quantize {quantize}: choose the engine among "
+                             f"{', '.join(RESCORE_ENGINES)} and the precision among {', '.join(QUANTIZATIONS)}")
+        key = (path, engine, quantize, str(device))
+        if key not in self.rescorers:
             if not os.path.isfile(path):
                 raise FileNotFoundError(f"--rescore {path}: no such file")
             try:
@@ -97,8 +116,20 @@ class TranslationVQNATTask(TranslationTask):
                 raise ValueError(f"--rescore: {describe_load_error(path, error)}") from None
             if isinstance(models[0], VQNATModel):
                 raise ValueError(f"--rescore {path}: a vqnat checkpoint; rescoring needs an AR teacher")
-            self.rescorers[path] = models[0].eval()
-        return self.rescorers[path].to(device)
+            teacher = models[0].eval().to(device)
+            if engine == "ct2":
+                from vqnat.engines.ct2 import ct2_scorer
+
+                teacher = ct2_scorer(Path(path), Path(self.cfg.data), self.source_dictionary,
+                                     self.target_dictionary, quantize, device.type)
+            elif quantize == "int8":
+                from vqnat.engines.quantize import quantize_linear_int8_
+
+                if device.type != "cpu":
+                    raise EngineError("--rescore-quantize int8 with --rescore-engine torch runs on the CPU only")
+                quantize_linear_int8_(teacher)
+            self.rescorers[key] = teacher
+        return self.rescorers[key]
 
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None,
                         prefix_allowed_tokens_fn=None):
@@ -113,7 +144,10 @@ class TranslationVQNATTask(TranslationTask):
                                   length_beam=getattr(args, "length_beam", None) or self.cfg.length_beam,
                                   latent_iterations=(getattr(args, "latent_iterations", None)
                                                      or self.cfg.latent_iterations),
-                                  rescorer=self.load_rescorer(rescore, device) if rescore else None)
+                                  rescorer=self.load_rescorer(
+                                      rescore, device, getattr(args, "rescore_engine", None) or self.cfg.rescore_engine,
+                                      getattr(args, "rescore_quantize", None) or self.cfg.rescore_quantize)
+                                  if rescore else None)
         return super().build_generator(models, args, seq_gen_cls=seq_gen_cls,
                                        extra_gen_cls_kwargs=extra_gen_cls_kwargs,
                                        prefix_allowed_tokens_fn=prefix_allowed_tokens_fn)
