@@ -120,7 +120,9 @@ def export(model, folder: Path, quantize: str) -> None:
             level = root.level
             root.setLevel(logging.ERROR)  # its advice to pre-process is logged on the root logger at each call
             try:
-                quantize_dynamic(str(exported), str(target), weight_type=QuantType.QInt8)
+                # 7-bit weights: without VNNI (AVX2 hosts) 8-bit int8 x uint8 products saturate; a tiny model's
+                # encoder states there keep 0.9999 cosine of fp32's with 7 bits, 0.987 with 8
+                quantize_dynamic(str(exported), str(target), weight_type=QuantType.QInt8, reduce_range=True)
             finally:
                 root.setLevel(level)
             exported.unlink()
