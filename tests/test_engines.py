@@ -136,7 +136,7 @@ def test_teacher_in_ct2_scores_candidates_as_fairseq_does(toy_data, teacher_copy
 @needs_ct2
 def test_generate_rescoring_in_ct2_keeps_the_candidates_fairseq_keeps(toy_data, teacher_copy, tiny_vqnat, tmp_path):
     outputs = {}
-    for engine, quantize in (("torch", "float32"), ("ct2", "float32"), ("ct2", "int8")):
+    for engine, quantize in (("torch", "float32"), ("ct2", "float32"), ("ct2", "int8"), ("torch", "int8")):
         output = tmp_path / f"{engine}-{quantize}.txt"
         result = generate("--data", toy_data, "--checkpoint", tiny_vqnat, "--length-beam", 3, "--rescore", teacher_copy,
                           "--rescore-engine", engine, "--rescore-quantize", quantize, "--threads", 1,
@@ -145,7 +145,7 @@ def test_generate_rescoring_in_ct2_keeps_the_candidates_fairseq_keeps(toy_data, 
         outputs[engine, quantize] = output.read_text(encoding="utf-8").splitlines()
     assert len(outputs["torch", "float32"]) == 100
     assert outputs["ct2", "float32"] == outputs["torch", "float32"]
-    assert len(outputs["ct2", "int8"]) == 100
+    assert len(outputs["ct2", "int8"]) == len(outputs["torch", "int8"]) == 100
     assert (teacher_copy.parent / "checkpoint_last.ct2-int8" / "model.bin").is_file()
 
 

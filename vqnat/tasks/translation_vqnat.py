@@ -116,7 +116,7 @@ class TranslationVQNATTask(TranslationTask):
                 raise ValueError(f"--rescore: {describe_load_error(path, error)}") from None
             if isinstance(models[0], VQNATModel):
                 raise ValueError(f"--rescore {path}: a vqnat checkpoint; rescoring needs an AR teacher")
-            teacher = models[0].eval().to(device)
+            teacher = models[0].eval().to(device)  # loaded in PyTorch for every engine: the checks above
             if engine == "ct2":
                 from vqnat.engines.ct2 import ct2_scorer
 
