@@ -4,7 +4,8 @@ import click
 SYSTEM_HELP = (
     "A system to measure, NAME=CHECKPOINT[,opt=value...]; repeat for each system. Options: AR models "
     "beam, lenpen; vqnat models latent-beam, length-rule (paper|predicted), length-beam (candidate lengths), "
-    "latent-iterations (mask-predict passes of a parallel latent predictor), rescore (an AR checkpoint that "
+    "latent-iterations (mask-predict passes of a parallel latent predictor), latent-samples and "
+    "latent-temperature (its most likely and N - 1 sampled code sequences per length), rescore (an AR checkpoint that "
     "scores the candidates in one teacher-forced pass, its time counted), rescore-engine (torch|ct2) and "
     "rescore-quantize (float32|int8) for that teacher; fairseq NAT models "
     "iterations (refinement iterations, 0 = one pass), length-beam; every model engine (torch|ct2: "

@@ -24,10 +24,15 @@ logger = logging.getLogger("vqnat.generate")
 @click.option("--latent-beam", type=click.IntRange(min=1), default=1, show_default=True,
               help="Beam size over latent codes for vqnat models.")
 @click.option("--latent-iterations", type=click.IntRange(min=1), default=None,
-              help="vqnat, parallel latent predictor: mask-predict passes over the codes, for models trained with "
-                   "--reveal uniform (default: the model's, one pass).")
+              help="vqnat, parallel latent predictor: mask-predict passes over the codes (default: the model's, "
+                   "one pass).")
 @click.option("--length-beam", type=click.IntRange(min=1), default=1, show_default=True,
               help="vqnat: lengths decoded per sentence (T, T-1, T+1, ...); the best-scored candidate is kept.")
+@click.option("--latent-samples", type=click.IntRange(min=1), default=1, show_default=True,
+              help="vqnat, parallel latent predictor: code sequences per length, its most likely and N - 1 "
+                   "sampled; the best-scored candidate is kept (with --rescore: noisy parallel decoding).")
+@click.option("--latent-temperature", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="vqnat: temperature of the codes --latent-samples draws.")
 @click.option("--rescore", type=click.Path(exists=True, dir_okay=False), default=None,
               help="vqnat: AR teacher checkpoint that scores every candidate in one teacher-forced pass.")
 @click.option("--rescore-engine", type=click.Choice(["torch", "ct2"]), default=None,
@@ -53,7 +58,7 @@ logger = logging.getLogger("vqnat.generate")
               help="CPU threads for torch, CTranslate2 or ONNX Runtime (default: this machine's cores).")
 @click.option("--cpu", is_flag=True, help="Use the CPU even when a GPU is present.")
 def generate(data, checkpoint, subset, input_file, reference, beam, lenpen, latent_beam, latent_iterations,
-             length_beam, rescore, rescore_engine, rescore_quantize, length_rule, batch_size, output, engine,
+             length_beam, latent_samples, latent_temperature, rescore, rescore_engine, rescore_quantize, length_rule, batch_size, output, engine,
              quantize, threads, cpu) -> None:
     """Translate with CHECKPOINT; one detokenized hypothesis per input line, in input order."""
     from pathlib import Path
@@ -64,7 +69,8 @@ def generate(data, checkpoint, subset, input_file, reference, beam, lenpen, late
     from vqnat.threads import set_torch_threads, threads_per_process
     from vqnat.translate import Translator, TranslationError
 
-    options = {"lenpen": lenpen, "latent_beam": latent_beam, "length_beam": length_beam}
+    options = {"lenpen": lenpen, "latent_beam": latent_beam, "length_beam": length_beam,
+               "latent_samples": latent_samples, "latent_temperature": latent_temperature}
     if length_rule:
         options["length_rule"] = length_rule
     if (rescore_engine or rescore_quantize) and not rescore:

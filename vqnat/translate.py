@@ -68,12 +68,24 @@ class Translator:
             self.generation["latent_beam"] = latent_beam
         self.task = self.hub.task
         self.device = next(self.model.parameters()).device
+        self._refuse_latent_options_the_model_cannot_take()
         self.generator = self.build_generator()
         self._warn_if_refining_a_glancing_model()
         self.source_lang = self.task.cfg.source_lang
         self.target_lang = self.task.cfg.target_lang
         self.data = Path(data)
         self.codec = TextCodec.from_data_dir(data)
+
+    def _refuse_latent_options_the_model_cannot_take(self) -> None:
+        """A latent beam searches an autoregressive latent predictor, sampled codes come from a parallel one:
+        say so before any sentence is translated."""
+        parallel = getattr(self.model, "parallel", None)
+        if parallel is True and (self.generation.get("latent_beam") or 1) > 1:
+            raise TranslationError("--latent-beam searches an autoregressive latent predictor; this model's is "
+                                   "parallel: use --latent-samples for several code sequences")
+        if parallel is False and (self.generation.get("latent_samples") or 1) > 1:
+            raise TranslationError("--latent-samples draws codes from a parallel latent predictor; this model's is "
+                                   "autoregressive: use --latent-beam for several code sequences")
 
     def _warn_if_refining_a_glancing_model(self) -> None:
         """Mask-predict passes feed a glancing-trained latent predictor more revealed codes than it saw in

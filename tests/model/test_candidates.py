@@ -1,4 +1,5 @@
-"""Candidates: a length beam and the latent beam decoded in one pass, ranked by the model or by an AR teacher."""
+"""Candidates: a length beam, the latent beam and sampled codes decoded in one pass, ranked by the model or by an AR
+teacher."""
 from argparse import Namespace
 from types import SimpleNamespace
 
@@ -9,6 +10,7 @@ from fairseq.models.transformer import TransformerModel, base_architecture
 from test_criterion import tiny_batch
 from tiny_model import tiny_model
 from vqnat.bench.steps import DecoderStepCounter
+from vqnat.generation.code_sampling import GumbelNoise
 from vqnat.generation.generator import VQNATGenerator
 from vqnat.generation.length_rules import candidate_lengths
 
@@ -69,3 +71,60 @@ def test_teacher_rescoring_keeps_the_candidate_the_teacher_prefers():
             assert [float(c["score"]) for c in candidates] == pytest.approx(direct, abs=1e-4)
             assert direct[0] == max(direct)
             assert all("decoder_score" in c for c in candidates)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_sampled_codes_follow_the_predictors_softmax_at_the_temperature(temperature):
+    log_probs = torch.log_softmax(torch.tensor([2.0, 1.0, 0.0, -1.0]), dim=0)
+    draws = 4000
+    noise = GumbelNoise(range(draws), torch.ones(draws, dtype=torch.long), temperature)
+    rows = log_probs.view(1, 1, 4).expand(draws, 1, 4)
+    codes = (rows + noise(rows)).argmax(-1).view(-1)
+    frequencies = torch.bincount(codes, minlength=4).float() / draws
+    expected = torch.softmax(log_probs / temperature, dim=0)
+    assert frequencies.tolist() == pytest.approx(expected.tolist(), abs=0.025)
+
+
+def test_rows_without_a_seed_get_no_noise_and_a_row_draws_the_same_whatever_the_padding():
+    short = GumbelNoise([None, 7], torch.tensor([2, 2]), 1.0)(torch.zeros(2, 2, 5))
+    padded = GumbelNoise([None, 7], torch.tensor([2, 2]), 1.0)(torch.zeros(2, 4, 5))
+    assert short[0].eq(0).all() and short[1].ne(0).all()
+    assert padded[1, :2].equal(short[1]) and padded[:, 2:].eq(0).all()
+    with pytest.raises(ValueError, match="--latent-temperature must be > 0"):
+        GumbelNoise([1], torch.tensor([1]), 0.0)
+
+
+def test_latent_samples_add_sampled_candidates_to_the_greedy_ones_whatever_the_batch():
+    model = tiny_model(latent_predictor="parallel", compress=0, decoder_bidirectional=True)
+    dictionary = model.encoder.dictionary
+    batch = tiny_batch(model)
+    greedy = VQNATGenerator(dictionary, length_rule="paper", length_beam=2).generate([model], batch)
+    sampler = VQNATGenerator(dictionary, length_rule="paper", length_beam=2, latent_samples=4)
+    counter = DecoderStepCounter(model)
+    sampled = sampler.generate([model], batch)
+    counter.remove()
+    assert counter.counts["decoder"] == 1  # every candidate in one decoder pass
+    for ones, candidates in zip(greedy, sampled):
+        assert len(candidates) == 8
+        assert [float(c["score"]) for c in candidates] == sorted((float(c["score"]) for c in candidates), reverse=True)
+        codes = {tuple(c["latent_codes"].tolist()) for c in candidates}
+        assert {tuple(c["latent_codes"].tolist()) for c in ones} < codes  # the greedy codes and new ones
+    assert [[c["tokens"].tolist() for c in hypotheses] for hypotheses in sampler.generate([model], batch)] == \
+        [[c["tokens"].tolist() for c in hypotheses] for hypotheses in sampled]  # the same every time
+    for row in range(batch["net_input"]["src_tokens"].size(0)):
+        alone = {key: batch["net_input"][key][row:row + 1] for key in ("src_tokens", "src_lengths")}
+        source = alone["src_tokens"][0]
+        alone["src_tokens"] = source[source.ne(dictionary.pad())].unsqueeze(0)  # no padding at all
+        alone["src_lengths"] = torch.tensor([alone["src_tokens"].size(1)])
+        [candidates] = sampler.generate([model], {"net_input": alone})
+        assert sorted(tuple(c["latent_codes"].tolist()) for c in candidates) == \
+            sorted(tuple(c["latent_codes"].tolist()) for c in sampled[row])
+
+
+def test_latent_samples_need_a_parallel_latent_predictor():
+    model = tiny_model(compress=1)
+    generator = VQNATGenerator(model.encoder.dictionary, length_rule="paper", latent_samples=2)
+    with pytest.raises(ValueError, match="use --latent-beam"):
+        generator.generate([model], tiny_batch(model))
+    with pytest.raises(ValueError, match="--latent-samples must be >= 1"):
+        VQNATGenerator(model.encoder.dictionary, latent_samples=0)

@@ -75,7 +75,7 @@ def oracle_code_translations(translator, subset: str, batch_size: int = 64, seed
 
 
 def best_candidate_translations(translator, subset: str, references: Sequence[str]) -> List[str]:
-    """Of each sentence's ranked candidates (length beam x latent beam), the one closest to its reference
+    """Of each sentence's ranked candidates (lengths x latent beams or sampled code sequences), the one closest to its reference
     by sentence BLEU: the most that any rescoring of these candidates could reach."""
     import sacrebleu
 

@@ -125,7 +125,7 @@ def render_notes(report: Dict) -> List[str]:
         "as the reference's, ended at the reference's length; its gain over BLEU is the predicted length's "
         "share of that gap, the rest is the codes'. BLEU, random codes: the same decoder given as many codes "
         "drawn uniformly at random, the chance level of the latent predictor. BLEU, best candidate (vqnat "
-        "rows with a length beam or a rescoring teacher): each sentence's candidate closest to its reference "
+        "rows with a length beam, sampled codes or a rescoring teacher): each sentence's candidate closest to its reference "
         "by sentence BLEU, the bound on what ranking the candidates can reach.",
         f"- Latency: batch 1, every sentence, after {settings['warmup']} warm-up sentences; "
         f"{environment['threads']} torch thread(s) on {environment['device']} "

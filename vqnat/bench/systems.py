@@ -35,6 +35,13 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError("must be > 0")
+    return value
+
+
 def _existing_file(text: str) -> str:
     if not Path(text).is_file():
         raise ValueError("no such file")
@@ -81,6 +88,8 @@ OPTIONS: Dict[str, Option] = {
     "rescore_engine": Option("rescore_engine", _one_of(*RESCORE_ENGINES), ("vqnat",)),
     "rescore_quantize": Option("rescore_quantize", _one_of(*QUANTIZATIONS), ("vqnat",)),
     "latent_iterations": Option("latent_iterations", _positive_int, ("vqnat",)),
+    "latent_samples": Option("latent_samples", _positive_int, ("vqnat",)),
+    "latent_temperature": Option("latent_temperature", _positive_float, ("vqnat",)),
     "engine": Option("engine", _one_of(*ENGINES), ("ar", "vqnat", "nat")),
     "quantize": Option("quantize", _one_of(*QUANTIZATIONS), ("ar", "vqnat", "nat")),
 }

@@ -155,11 +155,13 @@ class _Session:
 
 
 class OnnxEncoder(nn.Module):
-    """The source encoder run by ONNX Runtime; fairseq's encoder output format, its reordering for beams."""
+    """The source encoder run by ONNX Runtime; fairseq's encoder output format, its reordering for beams and
+    its source dictionary."""
 
-    def __init__(self, session: _Session):
+    def __init__(self, session: _Session, dictionary):
         super().__init__()
         self.session = session
+        self.dictionary = dictionary
 
     reorder_encoder_out = TransformerEncoderBase.reorder_encoder_out  # a function of the output alone
 
@@ -205,7 +207,7 @@ def use_onnxruntime(model, checkpoint: Path, quantize: str) -> None:
     folder = exported_model(model, checkpoint, quantize)
     threads = torch.get_num_threads()
     sessions = {part: _Session(folder / f"{part}.onnx", threads) for part in _graphs(model)}
-    model.encoder = OnnxEncoder(sessions["encoder"])  # the PyTorch encoder is freed
+    model.encoder = OnnxEncoder(sessions["encoder"], model.encoder.dictionary)  # the PyTorch encoder is freed
     if "latent_predictor" in sessions:
         model.latent_predictor = OnnxLatentPredictor(sessions["latent_predictor"], model.decoder.dictionary)
     model.decoder = OnnxDecoder(sessions["decoder"], model.decoder.dictionary)

@@ -2,10 +2,11 @@
 
 encode -> length and number of latents (length rule) -> codes by the latent predictor (greedy or beam)
 -> decompress -> ONE parallel decoder pass -> argmax per position -> end at the first EOS or at the length
-rule's longest translation, whichever comes first (EOS appended there). With a length beam or a teacher
-to rescore with, several candidates per sentence go through that one pass and are ranked. Returns fairseq's
-hypothesis format, so ``fairseq-generate``, ``fairseq-interactive`` and ``--eval-bleu`` work unchanged.
-Deterministic: no sampling anywhere.
+rule's longest translation, whichever comes first (EOS appended there). With a length beam, sampled codes
+or a teacher to rescore with, several candidates per sentence go through that one pass and are ranked.
+Returns fairseq's hypothesis format, so ``fairseq-generate``, ``fairseq-interactive`` and ``--eval-bleu``
+work unchanged. Deterministic: sampled codes draw their noise from generators seeded by each sentence's
+source tokens, so a translation depends neither on the run nor on the batch.
 """
 from typing import Any, Dict, List, Optional
 
@@ -13,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vqnat.generation.code_sampling import candidate_seed
 from vqnat.generation.latent_search import search_latents
 from vqnat.generation.length_rules import LENGTH_RULES, candidate_lengths, decoding_lengths
 from vqnat.models.conv_autoencoder import latent_count
@@ -27,36 +29,45 @@ class VQNATGenerator:
         latent_beam: beam size over codes (1 = greedy, the paper's).
         latent_iterations: passes of a parallel latent predictor (0: the model's ``--latent-iterations``).
         length_beam: lengths decoded per sentence: the length rule's T, then T - 1, T + 1, T - 2, ...
+        latent_samples: code sequences per length from a parallel latent predictor: its most likely codes and
+            ``latent_samples - 1`` drawn from its softmax at ``latent_temperature`` (noisy parallel decoding).
         rescorer: an autoregressive fairseq model (the teacher) that scores every candidate teacher-forced, or
             that teacher in another engine (``vqnat.engines.ct2.CTranslate2Scorer``).
 
-    With ``length_beam`` > 1 or a ``rescorer``, every candidate (each length x each final latent beam) is
-    decoded in one batched decoder pass and the hypotheses come back best first: by the rescorer's mean
-    token log-probability when there is one (one teacher-forced pass over all candidates, no AR decoding;
-    Gu et al. 2018's noisy parallel decoding), else by the decoder's own. Otherwise the latent search's best
-    code sequence is decoded alone, as the paper does.
+    With ``length_beam`` or ``latent_samples`` > 1 or a ``rescorer``, every candidate (each length x each
+    final latent beam or sample) is decoded in one batched decoder pass and the hypotheses come back best
+    first: by the rescorer's mean token log-probability when there is one (one teacher-forced pass over all
+    candidates, no AR decoding; Gu et al. 2018's noisy parallel decoding), else by the decoder's own.
+    Otherwise the latent search's best code sequence is decoded alone, as the paper does.
     """
 
     def __init__(self, tgt_dict, length_rule: str = "predicted", latent_beam: int = 1, length_beam: int = 1,
-                 rescorer=None, latent_iterations: int = 0):
+                 rescorer=None, latent_iterations: int = 0, latent_samples: int = 1,
+                 latent_temperature: float = 1.0):
         if length_rule not in LENGTH_RULES:
             raise ValueError(f"unknown --length-rule {length_rule!r}; choose one of {', '.join(LENGTH_RULES)}")
         if latent_beam < 1:
             raise ValueError(f"--latent-beam must be >= 1, got {latent_beam}")
         if length_beam < 1:
             raise ValueError(f"--length-beam must be >= 1, got {length_beam}")
+        if latent_samples < 1:
+            raise ValueError(f"--latent-samples must be >= 1, got {latent_samples}")
+        if latent_temperature <= 0:
+            raise ValueError(f"--latent-temperature must be > 0, got {latent_temperature}")
         self.tgt_dict = tgt_dict
         self.eos, self.pad, self.bos = tgt_dict.eos(), tgt_dict.pad(), tgt_dict.bos()
         self.length_rule = length_rule
         self.latent_beam = latent_beam
         self.latent_iterations = latent_iterations
         self.length_beam = length_beam
+        self.latent_samples = latent_samples
+        self.latent_temperature = latent_temperature
         self.rescorer = rescorer
 
     @property
     def ranks_candidates(self) -> bool:
         """Whether several candidates per sentence are decoded and ranked."""
-        return self.length_beam > 1 or self.rescorer is not None
+        return self.length_beam > 1 or self.latent_samples > 1 or self.rescorer is not None
 
     @torch.no_grad()
     def generate(self, models, sample: Dict[str, Any], prefix_tokens: Optional[Tensor] = None,
@@ -82,7 +93,9 @@ class VQNATGenerator:
         encoder_out = model.encoder.reorder_encoder_out(encoder_out, rows)
         num_latents = latent_count(lengths, model.compress_steps)
         codes, code_scores = search_latents(model, encoder_out, num_latents, self.latent_beam, all_beams=True,
-                                            iterations=self.iterations(model))
+                                            iterations=self.iterations(model),
+                                            sample_seeds=self.sample_seeds(model, src_tokens, rows, lengths),
+                                            temperature=self.latent_temperature)
         beams = codes.size(1)
         rows = rows.repeat_interleave(beams)  # sentence of each candidate, (B * L * beams,)
         encoder_out = model.encoder.reorder_encoder_out(
@@ -95,6 +108,16 @@ class VQNATGenerator:
         per_sentence = self.length_beam * beams
         return [sorted(candidates[i * per_sentence:(i + 1) * per_sentence], key=lambda h: -float(h["score"]))
                 for i in range(batch)]
+
+    def sample_seeds(self, model, src_tokens: Tensor, rows: Tensor, lengths: Tensor):
+        """Per candidate row (a sentence at one length): None for the most likely codes, then one noise seed
+        per sample; None when nothing is sampled."""
+        if self.latent_samples == 1:
+            return None
+        pad = model.encoder.dictionary.pad()
+        return [[None] + [candidate_seed(src_tokens[row], pad, length, sample)
+                          for sample in range(1, self.latent_samples)]
+                for row, length in zip(rows.tolist(), lengths.tolist())]
 
     def iterations(self, model) -> int:
         """Passes of the parallel latent predictor: this generator's, else the model's default."""

@@ -1,24 +1,27 @@
 """The codes of a batch from the latent predictor: left-to-right greedy (beam 1, the paper's) or beam search
 for the autoregressive one; for the parallel one the most likely code at every position in one pass, or a
-few passes of mask-predict refinement.
+few passes of mask-predict refinement, or several sampled code sequences (``vqnat.generation.code_sampling``).
 
 Each step runs only the newest position through the predictor (fairseq's incremental key/value cache);
 beam search reorders that cache with ``reorder_incremental_state_scripting``. Sentences may need different
 numbers of latents: each one's best hypothesis is taken at its own last step, so the codes of a sentence do
 not depend on the others in the batch.
 """
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vqnat.generation.code_sampling import GumbelNoise
 from vqnat.models.parallel_latent_predictor import uniform_copy
 
 
 @torch.no_grad()
 def search_latents(model, encoder_out, num_latents: Tensor, beam_size: int = 1,
-                   all_beams: bool = False, iterations: int = 1) -> Tuple[Tensor, Tensor]:
+                   all_beams: bool = False, iterations: int = 1,
+                   sample_seeds: Optional[Sequence[Sequence[Optional[int]]]] = None,
+                   temperature: float = 1.0) -> Tuple[Tensor, Tensor]:
     """Decode ``num_latents[i]`` codes for every sentence i.
 
     Args:
@@ -28,6 +31,9 @@ def search_latents(model, encoder_out, num_latents: Tensor, beam_size: int = 1,
         beam_size: hypotheses kept per sentence (1 = greedy).
         all_beams: return every final beam, best first, instead of the best one.
         iterations: passes of a parallel latent predictor (mask-predict refinement).
+        sample_seeds: parallel latent predictor only: for each of the B sentences, the noise seeds of its
+            candidates (None: the most likely codes), which come back as its beams.
+        temperature: the sampling temperature of ``sample_seeds``' candidates.
 
     Returns:
         codes (B, max N) with zeros past each sentence's count, and the log-probability (B,) of each; with
@@ -37,8 +43,13 @@ def search_latents(model, encoder_out, num_latents: Tensor, beam_size: int = 1,
     if model.parallel:
         if beam_size != 1:
             raise ValueError("--latent-beam searches the autoregressive latent predictor; this model's is parallel")
+        if sample_seeds is not None:
+            return sampled_codes(model, encoder_out, num_latents, iterations, sample_seeds, temperature)
         codes, scores = parallel_codes(model, encoder_out, num_latents, iterations)
         return (codes.unsqueeze(1), scores.unsqueeze(1)) if all_beams else (codes, scores)
+    if sample_seeds is not None:
+        raise ValueError("--latent-samples draws codes from a parallel latent predictor; this model's is "
+                         "autoregressive: use --latent-beam for several code sequences")
     if not 1 <= beam_size <= num_codes:
         raise ValueError(f"--latent-beam must be in [1, K = {num_codes}], got {beam_size}")
     batch, steps = num_latents.numel(), int(num_latents.max())
@@ -75,12 +86,28 @@ def search_latents(model, encoder_out, num_latents: Tensor, beam_size: int = 1,
 
 
 @torch.no_grad()
-def parallel_codes(model, encoder_out, num_latents: Tensor, iterations: int = 1) -> Tuple[Tensor, Tensor]:
+def parallel_codes(model, encoder_out, num_latents: Tensor, iterations: int = 1,
+                   noise: Optional[GumbelNoise] = None) -> Tuple[Tensor, Tensor]:
     """The parallel latent predictor's codes in ``iterations`` passes (one: the most likely code at every
-    position); as ``search_latents``."""
+    position; with ``noise``, sampled codes); as ``search_latents``."""
     if iterations < 1:
         raise ValueError(f"--latent-iterations must be >= 1, got {iterations}")
     mask = torch.arange(int(num_latents.max()), device=num_latents.device)[None, :] < num_latents[:, None]
     codes, scores = model.latent_predictor.refine(uniform_copy(encoder_out, mask), mask, encoder_out,
-                                                  model.embed_codes, iterations)  # (B, N)
+                                                  model.embed_codes, iterations, noise)  # (B, N)
     return codes.masked_fill(~mask, 0), scores.masked_fill(~mask, 0.0).sum(1)
+
+
+def sampled_codes(model, encoder_out, num_latents: Tensor, iterations: int,
+                  sample_seeds: Sequence[Sequence[Optional[int]]], temperature: float) -> Tuple[Tensor, Tensor]:
+    """Every sentence's candidates (B, S, N) and their log-probabilities (B, S): one row per seed, all
+    through the same passes of the predictor in one batch."""
+    samples = len(sample_seeds[0])
+    if any(len(seeds) != samples for seeds in sample_seeds):
+        raise ValueError("every sentence needs as many candidate seeds")
+    rows = torch.arange(num_latents.numel(), device=num_latents.device).repeat_interleave(samples)
+    num_latents = num_latents[rows]
+    noise = GumbelNoise([seed for seeds in sample_seeds for seed in seeds], num_latents, temperature)
+    codes, scores = parallel_codes(model, model.encoder.reorder_encoder_out(encoder_out, rows), num_latents,
+                                   iterations, noise)
+    return codes.view(-1, samples, codes.size(-1)), scores.view(-1, samples)

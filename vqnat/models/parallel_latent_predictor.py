@@ -10,7 +10,7 @@ CMLM trains, a uniformly drawn share is revealed. Generation costs one pass of t
 when it refines its codes (mask-predict: the most confident codes are revealed and the rest predicted
 again), instead of one per code.
 """
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import torch
 from fairseq.models.transformer import TransformerConfig
@@ -82,7 +82,7 @@ class ParallelLatentPredictor(nn.Module):
         return reveal(inputs, code_vectors, revealed), revealed
 
     def refine(self, copied: Tensor, mask: Tensor, encoder_out: EncoderOut, embed_codes,
-               iterations: int) -> Tuple[Tensor, Tensor]:
+               iterations: int, noise: Optional[Callable[[Tensor], Tensor]] = None) -> Tuple[Tensor, Tensor]:
         """Codes (B, N) and their log-probabilities (B, N) in at most ``iterations`` passes (mask-predict).
 
         The first pass predicts every code from the copied source. Each further pass fixes the most
@@ -91,6 +91,10 @@ class ParallelLatentPredictor(nn.Module):
         codes gets N passes, one more code fixed in each (the finest schedule there is), instead of passes
         that fix no further code. The batch runs its longest schedule; a sentence whose codes are all
         fixed keeps them, so its result does not depend on the batch.
+
+        ``noise``, given a pass's log-probabilities (B, N, K), returns what to add to them before the argmax
+        (Gumbel noise x a temperature: sampled codes instead of the most likely ones); the scores stay the
+        chosen codes' log-probabilities.
         """
         lengths = mask.sum(1)
         passes = lengths.clamp(min=1, max=iterations)
@@ -98,7 +102,12 @@ class ParallelLatentPredictor(nn.Module):
         revealed = torch.zeros_like(mask)
         inputs = copied
         for iteration in range(total):
-            scores, codes = torch.log_softmax(self(inputs, mask, encoder_out).float(), dim=-1).max(dim=-1)
+            log_probs = torch.log_softmax(self(inputs, mask, encoder_out).float(), dim=-1)
+            if noise is None:
+                scores, codes = log_probs.max(dim=-1)
+            else:
+                codes = (log_probs + noise(log_probs)).argmax(dim=-1)
+                scores = log_probs.gather(-1, codes.unsqueeze(-1)).squeeze(-1)
             if iteration:
                 codes, scores = torch.where(revealed, best_codes, codes), torch.where(revealed, best_scores, scores)
             best_codes, best_scores = codes, scores

@@ -49,10 +49,20 @@ class TranslationVQNATConfig(TranslationConfig):
         metadata={"help": "lengths decoded per sentence: the length rule's T, then T-1, T+1, T-2, ...; the "
                           "candidates go through one batched decoder pass and the best-scored is kept"},
     )
+    latent_samples: int = field(
+        default=1,
+        metadata={"help": "code sequences per length from a parallel latent predictor: its most likely codes and "
+                          "N - 1 sampled at --latent-temperature (noisy parallel decoding); the candidates go "
+                          "through one batched decoder pass and the best-scored is kept"},
+    )
+    latent_temperature: float = field(
+        default=1.0, metadata={"help": "temperature of the codes --latent-samples draws (> 0)"}
+    )
     rescore: str = field(
         default="",
         metadata={"help": "AR teacher checkpoint (same dictionary) that scores every candidate (each length of "
-                          "--length-beam x each final beam of --latent-beam) in one teacher-forced pass; the "
+                          "--length-beam x each final beam of --latent-beam or sample of --latent-samples) in one "
+                          "teacher-forced pass; the "
                           "best is kept (noisy parallel decoding)"},
     )
     rescore_engine: ChoiceEnum(RESCORE_ENGINES) = field(
@@ -144,6 +154,9 @@ class TranslationVQNATTask(TranslationTask):
                                   length_beam=getattr(args, "length_beam", None) or self.cfg.length_beam,
                                   latent_iterations=(getattr(args, "latent_iterations", None)
                                                      or self.cfg.latent_iterations),
+                                  latent_samples=getattr(args, "latent_samples", None) or self.cfg.latent_samples,
+                                  latent_temperature=(getattr(args, "latent_temperature", None)
+                                                      or self.cfg.latent_temperature),
                                   rescorer=self.load_rescorer(
                                       rescore, device, getattr(args, "rescore_engine", None) or self.cfg.rescore_engine,
                                       getattr(args, "rescore_quantize", None) or self.cfg.rescore_quantize)
