@@ -1,6 +1,6 @@
 """``vqnat_loss``: the Latent Transformer's training objective (PAPER B.9, NAT code).
 
-    L = CE_tokens (mean over target tokens, optional label smoothing)
+    L = CE_tokens (mean over target tokens not revealed by decoder glancing, optional label smoothing)
         + bottleneck loss (beta * commitment, plus the codebook loss for ``vq``)
         + [t >= latent_loss_start] * w_latent * CE_latent (mean over latents not revealed by glancing; soft
           labels under soft EM)
@@ -63,7 +63,19 @@ class VQNATLossConfig(FairseqDataclass):
         default=-1.0, metadata={"help": "glancing ratio reached at --glance-anneal-updates (default: no annealing)"}
     )
     glance_anneal_updates: int = field(
-        default=0, metadata={"help": "updates over which the glancing ratio moves linearly to --glance-ratio-end"}
+        default=0, metadata={"help": "updates over which the glancing ratios move linearly to --glance-ratio-end "
+                                     "and --token-glance-ratio-end"}
+    )
+    token_glance_ratio: float = field(
+        default=0.0,
+        metadata={"help": "decoder glancing ratio at the start of training: the share of a first decoder pass's "
+                          "token mistakes whose target embeddings the decoder reads before the trained pass, left "
+                          "out of the token loss (GLAT; latent-GLAT glances at tokens and codes: 0.5); one more "
+                          "decoder pass in training, none in generation; needs --decoder-bidirectional; 0 disables"},
+    )
+    token_glance_ratio_end: float = field(
+        default=-1.0,
+        metadata={"help": "decoder glancing ratio reached at --glance-anneal-updates (default: no annealing)"},
     )
     code_mix_prob: float = field(
         default=0.0,
@@ -91,15 +103,19 @@ class VQNATLoss(FairseqCriterion):
     def __init__(self, task, label_smoothing: float, tf_warmup_updates: int, latent_loss_start: int,
                  latent_loss_weight: float, length_loss_weight: float, reveal: str, glance_ratio: float,
                  glance_ratio_end: float,
-                 glance_anneal_updates: int, code_mix_prob: float, code_mix_start: int, collapse_threshold: float):
+                 glance_anneal_updates: int, token_glance_ratio: float, token_glance_ratio_end: float,
+                 code_mix_prob: float, code_mix_start: int, collapse_threshold: float):
         super().__init__(task)
-        for name, value in (("--glance-ratio", glance_ratio), ("--code-mix-prob", code_mix_prob)):
+        for name, value in (("--glance-ratio", glance_ratio), ("--token-glance-ratio", token_glance_ratio),
+                            ("--code-mix-prob", code_mix_prob)):
             if not 0 <= value <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
         self.reveal = reveal
         self.glance_ratio = glance_ratio
         self.glance_ratio_end = glance_ratio if glance_ratio_end < 0 else glance_ratio_end
         self.glance_anneal_updates = glance_anneal_updates
+        self.token_glance_ratio = token_glance_ratio
+        self.token_glance_ratio_end = token_glance_ratio if token_glance_ratio_end < 0 else token_glance_ratio_end
         self.code_mix_prob = code_mix_prob
         self.code_mix_start = code_mix_start
         self.label_smoothing = label_smoothing
@@ -119,17 +135,24 @@ class VQNATLoss(FairseqCriterion):
         if (glance > 0 or self.reveal == "uniform") and not model.parallel:
             raise ValueError("--glance-ratio and --reveal train the parallel latent predictor: add --latent-predictor "
                              "parallel")
+        token_glance = linear_anneal(updates, self.token_glance_ratio, self.token_glance_ratio_end,
+                                     self.glance_anneal_updates)
+        if token_glance > 0 and model.decoder.causal:
+            raise ValueError("--token-glance-ratio reveals target tokens to a decoder that reads its inputs shifted: "
+                             "add --decoder-bidirectional")
         mix = self.code_mix_prob if updates >= self.code_mix_start else 0.0
         net_input = sample["net_input"]
         padding = getattr(self.task.cfg, "train_padding", "paper")
         out = model(**net_input, target=sample["target"], teacher_forcing_prob=tf_prob, glance_ratio=glance,
-                    code_mix_prob=mix, reveal=self.reveal,
+                    code_mix_prob=mix, reveal=self.reveal, token_glance_ratio=token_glance,
                     autoencoder_lengths=autoencoder_lengths(padding, net_input["src_lengths"], model.compress_steps))
 
-        token_mask = out["target"].ne(self.padding_idx)
+        ntokens = out["target"].ne(self.padding_idx).sum()
+        token_mask = out["token_loss_mask"]  # decoder glancing leaves revealed tokens out
         lprobs = F.log_softmax(out["token_logits"][token_mask].float(), dim=-1)
         token_loss, nll_loss = label_smoothed_nll_loss(lprobs, out["target"][token_mask], self.label_smoothing)
-        ntokens = token_mask.sum()
+        share = ntokens / token_mask.sum().clamp_min(1)  # the mean over the loss's tokens, per target token
+        token_loss, nll_loss = token_loss * share, nll_loss * share
 
         latent_mask, loss_mask = out["latent_mask"], out["latent_loss_mask"]
         codes = out["codes"][latent_mask]  # (n,)
@@ -170,6 +193,7 @@ class VQNATLoss(FairseqCriterion):
             "dead_codes": stats["dead_codes"],
             "tf_prob": tf_prob,
             "glance_ratio": glance,
+            "token_glance_ratio": token_glance,
         }
         return loss, ntokens.data, logging_output
 
@@ -202,7 +226,7 @@ class VQNATLoss(FairseqCriterion):
                            round=3)
         metrics.log_scalar("length_acc", total("length_correct") / max(nsentences, 1), nsentences, round=3)
         for key in ("bottleneck_loss", "codebook_perplexity", "codebook_usage", "dead_codes", "tf_prob",
-                    "glance_ratio"):
+                    "glance_ratio", "token_glance_ratio"):
             metrics.log_scalar(key, total(key) / max(nbatches, 1), nbatches, round=3)
 
     @staticmethod

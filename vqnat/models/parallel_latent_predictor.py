@@ -17,6 +17,7 @@ from fairseq.models.transformer import TransformerConfig
 from torch import Tensor, nn
 
 from vqnat.models.dense_decoder import DenseTransformerDecoder, EncoderOut
+from vqnat.models.glancing import glanced_positions
 
 
 def uniform_copy(encoder_out: EncoderOut, mask: Tensor) -> Tensor:
@@ -62,11 +63,7 @@ class ParallelLatentPredictor(nn.Module):
         """
         with torch.no_grad():
             predicted = self(inputs, mask, encoder_out).argmax(-1)  # (B, N)
-        mistakes = ((predicted != codes) & mask).sum(1)
-        count = torch.floor(mistakes.float() * ratio).long()  # (B,)
-        draws = torch.rand(mask.shape, device=mask.device, generator=generator).masked_fill(~mask, 2.0)
-        ranks = draws.argsort(1).argsort(1)  # rank of each position among the sentence's latents
-        revealed = ranks < count[:, None]
+        revealed = glanced_positions(predicted != codes, mask, ratio, generator)
         return reveal(inputs, code_vectors, revealed), revealed, predicted
 
     def reveal_uniformly(self, inputs: Tensor, code_vectors: Tensor, mask: Tensor,

@@ -8,7 +8,7 @@ decompress and decode all target tokens in one pass. Generation (``vqnat.generat
 """
 import math
 from argparse import Namespace
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +23,7 @@ from vqnat.bottleneck.factory import BOTTLENECKS, accepted_options
 from vqnat.models.config import VQNATConfig, fill_defaults
 from vqnat.models.conv_autoencoder import LatentDecompressor, TargetCompressor, latent_count
 from vqnat.models.dense_decoder import DenseTransformerDecoder, EncoderOut
+from vqnat.models.glancing import glanced_positions
 from vqnat.models.latent_predictor import LatentPredictor, shift_right
 from vqnat.models.parallel_latent_predictor import ParallelLatentPredictor, uniform_copy
 from vqnat.models.length_predictor import TargetLengthPredictor
@@ -132,6 +133,7 @@ class VQNATModel(BaseFairseqModel):
         glance_ratio: float = 0.0,
         code_mix_prob: float = 0.0,
         reveal: str = "glance",
+        token_glance_ratio: float = 0.0,
     ) -> Dict[str, Any]:
         """Autoencode ``target`` (B, T) given the source; every output the criterion needs.
 
@@ -147,10 +149,13 @@ class VQNATModel(BaseFairseqModel):
             code_mix_prob: in training, the chance that a latent position's decoder input is the code the
                 latent predictor chose instead of the reference's, so that the decoder learns to read
                 imperfect codes.
+            token_glance_ratio: in training, the decoder's glancing ratio (share of its first-pass token
+                mistakes whose target embeddings it reads instead of their codes; ``glance_tokens``).
 
         Returns:
             dict with ``token_logits`` (B, L, V) and ``target`` (B, L) padded to the decoded length L,
             ``latent_logits`` (B, N, K), ``codes`` (B, N) joint codes, ``soft_labels`` (B, N, K) or None,
+            ``token_loss_mask`` (B, L) (target tokens the token loss covers: not the revealed ones),
             ``latent_mask`` (B, N), ``latent_loss_mask`` (B, N) (latents the latent loss covers: not the
             revealed ones), ``predicted_codes`` (B, N) (the latent predictor's choice: its first pass
             when glancing),
@@ -186,9 +191,14 @@ class VQNATModel(BaseFairseqModel):
         decoder_input, decoder_mask = self.decoder_input(decoder_vectors, latent_mask, encoder_out)
         if self.training and teacher_forcing_prob > 0:
             decoder_input = self.teacher_force(decoder_input, target, teacher_forcing_prob)
+        revealed_tokens = torch.zeros_like(target, dtype=torch.bool)
+        if self.training and token_glance_ratio > 0:
+            decoder_input, revealed_tokens = self.glance_tokens(decoder_input, decoder_mask, encoder_out, target,
+                                                                token_glance_ratio)
         return {
             "token_logits": self.decode(decoder_input, decoder_mask, encoder_out),
             "target": target,
+            "token_loss_mask": target.ne(self.pad) & ~revealed_tokens,
             "latent_logits": latent_logits,
             "codes": codes,
             "soft_labels": bottleneck.soft_labels,
@@ -223,6 +233,22 @@ class VQNATModel(BaseFairseqModel):
         replace = target.ne(self.pad) & (torch.rand(target.shape, device=target.device) < prob)
         embedded = self.embed_scale * self.embed_tokens(target)
         return torch.where(replace.unsqueeze(-1), embedded.to(decoder_input.dtype), decoder_input)
+
+    def glance_tokens(self, decoder_input: Tensor, mask: Tensor, encoder_out: EncoderOut, target: Tensor,
+                      ratio: float) -> Tuple[Tensor, Tensor]:
+        """Decoder glancing (GLAT; latent-GLAT glances at tokens and codes): reveal target tokens where a first
+        decoder pass erred, so that the decoder learns which tokens depend on which.
+
+        ``ratio`` x a sentence's first-pass token mistakes (floored) of its positions, drawn uniformly among
+        its target tokens, read the token's embedding instead of their codes; the token loss leaves them
+        out. Generation reveals nothing: it costs one decoder pass more in training only. Returns (decoder
+        input (B, L, D), revealed (B, L)).
+        """
+        with torch.no_grad():
+            first = self.decode(decoder_input, mask, encoder_out).argmax(-1)  # (B, L)
+        revealed = glanced_positions(first != target, target.ne(self.pad), ratio)
+        embedded = (self.embed_scale * self.embed_tokens(target)).to(decoder_input.dtype)
+        return torch.where(revealed.unsqueeze(-1), embedded, decoder_input), revealed
 
     # ---- shared by training and generation ---------------------------------------------------------------
     def encode(self, src_tokens: Tensor, src_lengths: Tensor) -> EncoderOut:
