@@ -9,6 +9,8 @@ from typing import List
 
 import click
 
+from vqnat_cli.train import RECIPES
+
 STAGES = 6
 
 
@@ -46,7 +48,7 @@ def train_stage(ctx: click.Context, command: click.Command, checkpoint: Path, up
               help="Updates for the AR teacher.")
 @click.option("--vqnat-updates", type=click.IntRange(min=1), default=600, show_default=True,
               help="Updates for the vqnat model.")
-@click.option("--recipe", type=click.Choice(["parallel", "paper"]), default="parallel", show_default=True,
+@click.option("--recipe", type=click.Choice(RECIPES), default="parallel", show_default=True,
               help="Training recipe of the vqnat model (see README: Recipes); it starts from the teacher either way.")
 @click.option("--sentences", type=click.IntRange(min=10), default=None,
               help="Use only the first N sentence pairs of each split: a quick run-through, whose scores mean "

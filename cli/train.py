@@ -10,6 +10,7 @@ logger = logging.getLogger("vqnat.train")
 FORWARD = {"ignore_unknown_options": True, "allow_extra_args": True}
 BOTTLENECKS = ("vq", "ema", "soft_em", "dvq", "semhash")
 PRESETS = ("tiny", "small", "base", "big")
+RECIPES = ("parallel", "paper", "pairs")  # vqnat.recipes.RECIPES, without importing the plugin
 TEACHER_PRESETS = (*PRESETS, "small-deep-shallow", "base-deep-shallow")  # vqnat.presets.DEEP_SHALLOW
 #: mid-epoch checkpoints a run keeps: what `vqnat average` averages by default
 KEEP_INTERVAL_CHECKPOINTS = 5
@@ -121,10 +122,11 @@ def teacher(data, save_dir, preset, max_update, nproc, threads, seed, fairseq_ar
 
 @train.command(name="vqnat", context_settings=FORWARD)
 @_common(PRESETS)
-@click.option("--recipe", type=click.Choice(["parallel", "paper"]), default="parallel", show_default=True,
+@click.option("--recipe", type=click.Choice(RECIPES), default="parallel", show_default=True,
               help="parallel: a code per token (K = 64, hard EM) predicted in one pass with glancing, the decoder "
                    "also trained on predicted codes (latent-GLAT); paper: Roy et al. 2018 as written (soft EM, "
-                   "m = 10, 2^n_c-token codes, autoregressive latent predictor). See README: Recipes.")
+                   "m = 10, 2^n_c-token codes, autoregressive latent predictor); pairs: the paper's model with a "
+                   "code per two target tokens among 1,024 (n_c = 1, K = 1,024). See README: Recipes.")
 @click.option("--bottleneck", type=click.Choice(BOTTLENECKS), default=None,
               help="How the discrete bottleneck is trained: gradient VQ, hard EM, soft EM, DVQ, semhash "
                    "(default: the recipe's).")

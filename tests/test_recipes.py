@@ -50,6 +50,26 @@ def test_paper_recipe_and_explicit_flags_win(toy_data, tmp_path, captured_argv):
     assert value_of(argv, "--num-samples") == "3"
 
 
+def test_pairs_recipe_is_the_paper_model_with_two_token_codes_among_1024(toy_data, tmp_path, captured_argv):
+    result = CliRunner().invoke(cli, ["train", "vqnat", str(toy_data), "--save-dir", str(tmp_path), "--preset",
+                                      "tiny", "--recipe", "pairs", "--codebook-size", "256"])
+    assert result.exit_code == 0, result.output
+    argv = captured_argv[0]
+    assert "--latent-predictor" not in argv and "--glance-ratio" not in argv  # autoregressive, as the paper's
+    assert (value_of(argv, "--bottleneck"), value_of(argv, "--num-samples"), value_of(argv, "--compress")) == \
+        ("soft_em", "10", "1")
+    assert value_of(argv, "--codebook-size") == "256"  # the user's K wins over the recipe's 1,024
+    assert value_of(argv, "--train-padding") == "none" and value_of(argv, "--em-decay") == "0.99"
+    assert "--restart-dead-codes" in argv and "--latent-predictor-detach" in argv
+
+
+def test_the_command_line_offers_every_recipe():
+    from vqnat.recipes import RECIPES
+    from vqnat_cli.train import RECIPES as CLI_RECIPES
+
+    assert CLI_RECIPES == RECIPES
+
+
 def test_unknown_recipe_is_refused():
     with pytest.raises(ValueError, match="unknown recipe 'fast'"):
         recipe_args("fast", 100)

@@ -23,7 +23,7 @@ WORKERS=${WORKERS:-2}                  # preprocessing processes
 UPDATES=${UPDATES:-2000}               # the teacher's and vqnat's budget each (README.md: ~45 and ~80 min)
 TEACHER_UPDATES=${TEACHER_UPDATES:-$UPDATES}
 VQNAT_UPDATES=${VQNAT_UPDATES:-$UPDATES}
-RECIPE=${RECIPE:-parallel}             # or paper (README: Recipes)
+RECIPE=${RECIPE:-parallel}             # or paper, pairs (README: Recipes)
 BEAM=${BEAM:-4}
 mkdir -p "$WORK"
 
@@ -55,7 +55,7 @@ $VQNAT teacher-decode --data "$WORK/data" --checkpoint "$TEACHER" --destdir "$WO
     --max-len-a 1.5 --max-len-b 10
 
 # ---- 4. vqnat on the distilled data, warm-started from the teacher ----------------------------------------------
-if [ "$RECIPE" = paper ]; then  # these flags keep the paper's codebook in use on this corpus (BENCHMARKS.md)
+if [ "$RECIPE" = paper ]; then  # these flags keep the paper's codebook in use on this corpus (BENCHMARKS.md; pairs has them)
   RECIPE_FLAGS="--train-padding none --em-decay 0.99 --restart-dead-codes --latent-predictor-detach"
 else
   RECIPE_FLAGS=""
@@ -72,7 +72,7 @@ $VQNAT generate --data "$WORK/data" --checkpoint "$MODEL" --output "$WORK/test.v
 
 # ---- 6. the table: BLEU, batch-1 latency (median, p90), throughput, speed-up vs AR beam and greedy ----------
 REFINED=()  # the parallel latent predictor also with 16 mask-predict passes (BENCHMARKS.md: what they buy)
-[ "$RECIPE" = paper ] || REFINED=(--system "vqnat-16-passes=$MODEL,latent-iterations=16")
+if [ "$RECIPE" = parallel ]; then REFINED=(--system "vqnat-16-passes=$MODEL,latent-iterations=16"); fi
 $VQNAT bench --data "$WORK/data" --threads 1 --batch-sizes 1,64 --out "$WORK/bench" \
     --system "ar-beam$BEAM=$TEACHER,beam=$BEAM" \
     --system "ar-greedy=$TEACHER,beam=1" \
