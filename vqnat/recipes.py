@@ -11,9 +11,6 @@ codebook in use. BENCHMARKS.md measures all three.
 """
 from typing import Dict, List
 
-RECIPES = ("parallel", "paper", "pairs")
-DEFAULT_RECIPE = "parallel"
-
 #: Codes the source can predict: one per token (n_c = 0) among K = 64, hard EM (latent-GLAT's EMA codebook).
 _PARALLEL_CODES = {"--bottleneck": "ema", "--codebook-size": "64", "--compress": "0"}
 _PAPER_CODES = {"--bottleneck": "soft_em", "--num-samples": "10"}
@@ -21,12 +18,15 @@ _PAPER_CODES = {"--bottleneck": "soft_em", "--num-samples": "10"}
 _PAIRS_CODES = {**_PAPER_CODES, "--codebook-size": "1024", "--compress": "1"}
 #: What keeps a 1,024-code book in use on real text (README: "Keeping the codebook in use on real text").
 _PAIRS_ARGS = ["--train-padding", "none", "--em-decay", "0.99", "--restart-dead-codes", "--latent-predictor-detach"]
+_CODES = {"parallel": _PARALLEL_CODES, "paper": _PAPER_CODES, "pairs": _PAIRS_CODES}
+RECIPES = tuple(_CODES)
+DEFAULT_RECIPE = "parallel"
 
 
 def recipe_codes(recipe: str) -> Dict[str, str]:
     """The bottleneck flags a recipe chooses unless the user gives them (``--bottleneck``, ``--compress``...)."""
     _check(recipe)
-    return dict({"parallel": _PARALLEL_CODES, "paper": _PAPER_CODES, "pairs": _PAIRS_CODES}[recipe])
+    return dict(_CODES[recipe])
 
 
 def recipe_args(recipe: str, max_update: int) -> List[str]:
