@@ -419,6 +419,19 @@ def test_onnx_row_translates_and_counts_passes_as_the_pytorch_row(bench_data, tm
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="ONNX Runtime is not installed")
+def test_onnx_steps_of_an_autoregressive_latent_predictor_are_counted_and_timed_as_pytorch_s(bench_data, tmp_path):
+    checkpoint = train_tiny(bench_data, tmp_path / "vqnat", "vqnat", "--recipe", "pairs", updates="10")
+    plain = measure_in_process(bench_data, checkpoint)
+    onnx = measure_in_process(bench_data, checkpoint, engine="onnx")
+    assert onnx["bleu"] == plain["bleu"] and onnx["target_tokens"] == plain["target_tokens"]
+    assert onnx["steps"]["per_sentence"] == plain["steps"]["per_sentence"]
+    assert onnx["steps"]["by_stack"] == plain["steps"]["by_stack"]
+    assert onnx["steps"]["by_stack"]["latent_predictor.decoder"] > TEST_SENTENCES  # a step per code, several codes
+    assert_stages_add_up(onnx, present=("encoder", "sequential", "parallel"), absent=())
+
+
+@pytest.mark.slow
 def test_fairseq_nat_steps_are_refinement_passes(bench_data, tmp_path):
     checkpoint = train_tiny(bench_data, tmp_path / "cmlm", "teacher", "--task", "translation_lev",
                             "--arch", "cmlm_transformer", "--criterion", "nat_loss", "--noise", "random_mask",

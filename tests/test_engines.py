@@ -249,9 +249,42 @@ def test_onnx_float32_gives_the_pytorch_translations_with_every_search_setting(t
         assert onnx_tokens == torch_tokens, options
     assert type(translator.model.encoder).__name__ == "OnnxEncoder"
     assert type(translator.model.decoder).__name__ == "OnnxDecoder"
-    assert (type(translator.model.latent_predictor).__name__ == "OnnxLatentPredictor") == parallel
+    assert type(translator.model.latent_predictor).__name__ == ("OnnxLatentPredictor" if parallel
+                                                                 else "OnnxStepPredictor")
     assert sorted(path.name for path in (vqnat_copy.parent / "checkpoint_last.onnx-float32").iterdir()) == sorted(
-        ["encoder.onnx", "decoder.onnx"] + (["latent_predictor.onnx"] if parallel else []))
+        ["encoder.onnx", "decoder.onnx", "latent_predictor.onnx"] + ([] if parallel
+                                                                     else ["latent_start.onnx", "latent_step.onnx"]))
+
+
+@needs_onnx
+def test_onnx_latent_steps_give_the_pytorch_steps_logits_through_a_beam_reordering(toy_data, vqnat_copy):
+    """The two step graphs of an autoregressive latent predictor: each step's logits are PyTorch's, for
+    sources of different lengths in one batch, also after the cache is reordered as beam search does."""
+    from vqnat.engines.onnx import use_onnxruntime
+    from vqnat.translate import Translator
+
+    if _is_parallel(vqnat_copy, toy_data):
+        pytest.skip("a parallel latent predictor takes no steps (its one pass: the test above)")
+    model = Translator(str(vqnat_copy), str(toy_data)).model
+    exported = Translator(str(vqnat_copy), str(toy_data)).model
+    use_onnxruntime(exported, vqnat_copy, "float32")
+    translator = Translator(str(vqnat_copy), str(toy_data))
+    sample = next(translator.batches(translator.split_sources("test")[:3]))["net_input"]
+    assert len(set(sample["src_lengths"].tolist())) > 1  # padded sources in the batch
+    encoder_out = model.encode(sample["src_tokens"], sample["src_lengths"])
+    encoder_out = model.encoder.reorder_encoder_out(encoder_out, torch.arange(3).repeat_interleave(2))  # 2 beams
+    caches, previous = ({}, {}), torch.randn(6, model.args.embed_dim)
+    with torch.no_grad():
+        for step in range(4):
+            logits = [predictor.step(previous if step else None, step, encoder_out, cache)
+                      for predictor, cache in zip((model.latent_predictor, exported.latent_predictor), caches)]
+            torch.testing.assert_close(logits[1], logits[0], atol=1e-4, rtol=1e-4)
+            if step == 1:  # per sentence, its beams from: its second twice; its first twice; its two swapped
+                rows = torch.tensor([1, 1, 2, 2, 5, 4])
+                for predictor, cache in zip((model.latent_predictor, exported.latent_predictor), caches):
+                    predictor.reorder_cache(cache, rows)
+                logits = [logit[rows] for logit in logits]
+            previous = model.embed_codes(logits[0].argmax(-1)) + torch.randn(6, model.args.embed_dim)
 
 
 def _is_parallel(checkpoint, data) -> bool:

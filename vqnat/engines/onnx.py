@@ -1,13 +1,13 @@
 """ONNX Runtime for vqnat models (``engine=onnx``): the PyTorch graph without PyTorch's per-operator cost.
 
 In eager mode a batch-1 vqnat translation spends most of its time dispatching small operators, not
-multiplying. The three networks that do the arithmetic (the source encoder, a parallel latent predictor and
-the parallel decoder with its output projection) are exported once to ONNX into ``STEM.onnx-QUANTIZE/``
+multiplying. The networks that do the arithmetic (the source encoder, the latent predictor's pass, and its
+first and next step when it is autoregressive (``vqnat.engines.onnx_steps``), and the parallel decoder with
+its output projection) are exported once to ONNX into ``STEM.onnx-QUANTIZE/``
 beside the checkpoint (again when the checkpoint is newer), ``int8`` through ONNX Runtime's dynamic
 quantization, and take the place of those modules in the loaded model. The glue (lengths, the uniform copy
 of the source, code embeddings, mask-predict refinement, the generator's argmax and candidate ranking) stays
-the PyTorch code, so an fp32 run gives the PyTorch engine's translations. An autoregressive latent predictor
-steps through its key/value cache in PyTorch.
+the PyTorch code, so an fp32 run gives the PyTorch engine's translations.
 """
 import logging
 from pathlib import Path
@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from vqnat.engines import EngineError
 from vqnat.engines.cache import cached_conversion
+from vqnat.engines.onnx_steps import OnnxStepPredictor, step_graph_specs
 from vqnat.models.parallel_latent_predictor import ParallelLatentPredictor
 
 INSTALL = "pip install 'vqnat[onnx]'"
@@ -61,16 +62,25 @@ class _AttendingGraph(nn.Module):
         return getattr(self.owner, self.method)(inputs, mask, encoder_out)
 
 
-def _graphs(model) -> Dict[str, nn.Module]:
-    """The modules exported for ``model`` (the latent predictor when it is parallel)."""
-    graphs = {"encoder": _EncoderGraph(model.encoder), "decoder": _AttendingGraph(model, "decode")}
-    if model.parallel:
-        graphs["latent_predictor"] = _AttendingGraph(model.latent_predictor, "forward")
-    return graphs
+def _parts(model) -> List[str]:
+    """The networks exported for ``model``: its latent predictor's (teacher-forced) pass, and its first and next
+    step when it is autoregressive."""
+    return ["encoder", "decoder", "latent_predictor", *([] if model.parallel else ["latent_start", "latent_step"])]
 
 
-def _examples(model) -> Dict[str, tuple]:
-    """Inputs to trace with: two sentences, one padded (so the padding masks are part of every graph)."""
+_ATTENDING_NAMES = (["inputs", "mask", "source", "source_padding"], ["logits"],
+                    {"inputs": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"},
+                     "source": {0: "source", 1: "batch"}, "source_padding": {0: "batch", 1: "source"},
+                     "logits": {0: "batch", 1: "length"}})
+_ENCODER_NAMES = (["src_tokens", "src_lengths"], ["encoder_out", "encoder_padding_mask", "encoder_embedding"],
+                  {"src_tokens": {0: "batch", 1: "source"}, "src_lengths": {0: "batch"},
+                   "encoder_out": {0: "source", 1: "batch"}, "encoder_padding_mask": {0: "batch", 1: "source"},
+                   "encoder_embedding": {0: "batch", 1: "source"}})
+
+
+def _specs(model) -> Dict[str, tuple]:
+    """Per network: (module, inputs to trace with, input names, output names, the axes that vary: batch,
+    source and target lengths). Two sentences, one padded, so that the padding masks are part of every graph."""
     dim, dictionary = model.args.embed_dim, model.encoder.dictionary
     word, pad, eos = dictionary.nspecial, dictionary.pad(), dictionary.eos()
     tokens = torch.tensor([[word, word, word, word, eos], [pad, pad, word, word, eos]])  # left-padded, as fairseq's
@@ -78,24 +88,13 @@ def _examples(model) -> Dict[str, tuple]:
     encoded = model.encode(tokens, lengths)
     source, padding = encoded["encoder_out"][0], encoded["encoder_padding_mask"][0]
     mask = torch.tensor([[True] * 6, [True] * 4 + [False] * 2])
-    vectors = torch.randn(2, 6, dim)
-    return {"encoder": (tokens, lengths), "latent_predictor": (vectors, mask, source, padding),
-            "decoder": (vectors, mask, source, padding)}
-
-
-_ATTENDING_NAMES = (["inputs", "mask", "source", "source_padding"], ["logits"],
-                    {"inputs": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"},
-                     "source": {0: "source", 1: "batch"}, "source_padding": {0: "batch", 1: "source"},
-                     "logits": {0: "batch", 1: "length"}})
-#: Per network: input names, output names, and which of their axes vary (batch, source and target lengths).
-_NAMES = {
-    "encoder": (["src_tokens", "src_lengths"], ["encoder_out", "encoder_padding_mask", "encoder_embedding"],
-                {"src_tokens": {0: "batch", 1: "source"}, "src_lengths": {0: "batch"},
-                 "encoder_out": {0: "source", 1: "batch"}, "encoder_padding_mask": {0: "batch", 1: "source"},
-                 "encoder_embedding": {0: "batch", 1: "source"}}),
-    "latent_predictor": _ATTENDING_NAMES,
-    "decoder": _ATTENDING_NAMES,
-}
+    attending = (torch.randn(2, 6, dim), mask, source, padding)
+    specs = {"encoder": (_EncoderGraph(model.encoder), (tokens, lengths), *_ENCODER_NAMES),
+             "decoder": (_AttendingGraph(model, "decode"), attending, *_ATTENDING_NAMES)}
+    specs["latent_predictor"] = (_AttendingGraph(model.latent_predictor, "forward"), attending, *_ATTENDING_NAMES)
+    if not model.parallel:
+        specs.update(step_graph_specs(model.latent_predictor, source, padding))
+    return specs
 
 
 def export(model, folder: Path, quantize: str) -> None:
@@ -103,15 +102,15 @@ def export(model, folder: Path, quantize: str) -> None:
     import warnings
 
     model.eval()
-    examples = _examples(model)
-    for part, graph in _graphs(model).items():
+    with torch.no_grad():
+        specs = _specs(model)
+    for part, (graph, example, inputs, outputs, axes) in specs.items():
         graph.eval()  # the exporter restores the mode it finds; fairseq refuses train() after loading
-        inputs, outputs, axes = _NAMES[part]
         target = folder / f"{part}.onnx"
         exported = target if quantize == "float32" else folder / f"{part}.fp32.onnx"
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about the Python branches it fixes (padding on)
-            torch.onnx.export(graph, examples[part], str(exported), input_names=inputs, output_names=outputs,
+            torch.onnx.export(graph, example, str(exported), input_names=inputs, output_names=outputs,
                               dynamic_axes=axes, opset_version=17, dynamo=False)
         if quantize == "int8":
             from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -132,7 +131,7 @@ def exported_model(model, checkpoint: Path, quantize: str) -> Path:
     """The folder of ``model``'s ONNX networks at ``quantize``, exported unless an up-to-date one is cached
     beside ``checkpoint`` (``STEM.onnx-QUANTIZE/``)."""
     import_onnxruntime()
-    files = [f"{part}.onnx" for part in _graphs(model)]
+    files = [f"{part}.onnx" for part in _parts(model)]
     return cached_conversion(checkpoint, f"onnx-{quantize}", files, lambda folder: export(model, folder, quantize),
                              "ONNX")
 
@@ -200,15 +199,19 @@ class OnnxDecoder(_OnnxStack):
 
 
 def use_onnxruntime(model, checkpoint: Path, quantize: str) -> None:
-    """Run ``model``'s encoder, parallel latent predictor and decoder in ONNX Runtime from now on (exported
+    """Run ``model``'s encoder, latent predictor and decoder in ONNX Runtime from now on (exported
     beside ``checkpoint`` if needed), with as many threads as torch has."""
     if next(model.parameters()).device.type != "cpu":
         raise EngineError("engine onnx runs on the CPU only: add --cpu")
     folder = exported_model(model, checkpoint, quantize)
     threads = torch.get_num_threads()
-    sessions = {part: _Session(folder / f"{part}.onnx", threads) for part in _graphs(model)}
+    sessions = {part: _Session(folder / f"{part}.onnx", threads) for part in _parts(model)}
     model.encoder = OnnxEncoder(sessions["encoder"], model.encoder.dictionary)  # the PyTorch encoder is freed
-    if "latent_predictor" in sessions:
+    if model.parallel:
         model.latent_predictor = OnnxLatentPredictor(sessions["latent_predictor"], model.decoder.dictionary)
+    else:
+        graphs = {part: sessions[part] for part in ("latent_predictor", "latent_start", "latent_step")}
+        model.latent_predictor = OnnxStepPredictor(graphs, len(model.latent_predictor.decoder.layers),
+                                                   model.decoder.dictionary)
     model.decoder = OnnxDecoder(sessions["decoder"], model.decoder.dictionary)
     model.decode = model.decoder.decode  # decoder + projection are one graph

@@ -3,9 +3,9 @@ for the autoregressive one; for the parallel one the most likely code at every p
 few passes of mask-predict refinement, or several sampled code sequences (``vqnat.generation.code_sampling``).
 
 Each step runs only the newest position through the predictor (fairseq's incremental key/value cache);
-beam search reorders that cache with ``reorder_incremental_state_scripting``. Sentences may need different
-numbers of latents: each one's best hypothesis is taken at its own last step, so the codes of a sentence do
-not depend on the others in the batch.
+beam search reorders that cache (``reorder_cache``). Sentences may need different numbers of latents: each
+one's best hypothesis is taken at its own last step, so the codes of a sentence do not depend on the others
+in the batch.
 """
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -74,7 +74,7 @@ def search_latents(model, encoder_out, num_latents: Tensor, beam_size: int = 1,
             origin = torch.div(flat_index, num_codes, rounding_mode="floor")
             rows = (torch.arange(batch, device=device).unsqueeze(1) * beam_size + origin).view(-1)
             hypotheses = hypotheses[rows]
-            predictor.decoder.reorder_incremental_state_scripting(cache, rows)
+            predictor.reorder_cache(cache, rows)
         hypotheses = torch.cat([hypotheses, new_codes.view(-1, 1)], dim=1)
         finished = num_latents == step + 1
         best_codes[finished, :, : step + 1] = hypotheses.view(batch, beam_size, -1)[finished]

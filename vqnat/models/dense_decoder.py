@@ -5,7 +5,7 @@ vectors) consume vectors, not tokens, so fairseq's ``TransformerDecoder`` (which
 fit; its layers do. Incremental decoding uses fairseq's per-layer key/value cache, so each new step costs
 one position, and ``reorder_incremental_state_scripting`` reorders the cache for beam search.
 """
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 import torch
 from fairseq import utils
@@ -39,13 +39,15 @@ class DenseTransformerDecoder(FairseqIncrementalDecoder):
         table = SinusoidalPositionalEmbedding.get_embedding(cfg.max_target_positions + 1, self.embed_dim)
         self.register_buffer("position_table", table, persistent=False)
 
-    def positions(self, first: int, length: int) -> Tensor:
-        """Sinusoidal vectors of positions first..first+length-1: (length, D)."""
-        if first + length > self.position_table.size(0):
+    def positions(self, first: Union[int, Tensor], length: int) -> Tensor:
+        """Sinusoidal vectors of positions first..first+length-1: (length, D). ``first`` may be a tensor of
+        one element, so that an exported step graph takes its position as an input."""
+        if not torch.is_tensor(first) and first + length > self.position_table.size(0):
             self.position_table = SinusoidalPositionalEmbedding.get_embedding(2 * (first + length), self.embed_dim).to(
                 self.position_table
             )
-        return self.position_table[first:first + length]
+        index = torch.arange(length, device=self.position_table.device) + first
+        return self.position_table.index_select(0, index.view(-1))
 
     def forward(
         self,
@@ -53,7 +55,7 @@ class DenseTransformerDecoder(FairseqIncrementalDecoder):
         mask: Tensor,
         encoder_out: EncoderOut,
         incremental_state: Optional[IncrementalState] = None,
-        first_position: int = 0,
+        first_position: Union[int, Tensor] = 0,
     ) -> Tensor:
         """Run the stack.
 

@@ -3,7 +3,7 @@
 Its input at position j is the codebook vector of code j-1 (a zero vector at j = 0): in training the
 bottleneck's straight-through output, at inference ``bottleneck.embed`` of the codes decoded so far.
 """
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 from fairseq.models.transformer import TransformerConfig
@@ -32,13 +32,14 @@ class LatentPredictor(nn.Module):
     def step(
         self,
         previous_vector: Optional[Tensor],
-        step: int,
+        step: Union[int, Tensor],
         encoder_out: EncoderOut,
         incremental_state: IncrementalState,
     ) -> Tensor:
         """Logits (B, K) of code ``step`` given the vector (B, D) of code ``step - 1`` (None at step 0).
 
-        Earlier steps live in ``incremental_state``; only the new position runs through the layers.
+        Earlier steps live in ``incremental_state``; only the new position runs through the layers. ``step``
+        may be a one-element tensor (the exported step graph's input).
         """
         batch = encoder_out["encoder_out"][0].size(1)
         if previous_vector is None:
@@ -47,3 +48,7 @@ class LatentPredictor(nn.Module):
         mask = torch.ones(batch, 1, dtype=torch.bool, device=inputs.device)
         features = self.decoder(inputs, mask, encoder_out, incremental_state, first_position=step)
         return self.output_projection(features[:, 0])
+
+    def reorder_cache(self, incremental_state: IncrementalState, rows: Tensor) -> None:
+        """Keep the cached steps of ``rows`` (beam search's surviving hypotheses), in that order."""
+        self.decoder.reorder_incremental_state_scripting(incremental_state, rows)
