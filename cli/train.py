@@ -75,6 +75,26 @@ def trained_updates(checkpoint: Path) -> int:
     return updates
 
 
+def resumed_teacher(checkpoint: Path) -> Optional[str]:
+    """The teacher that the run resumed from ``checkpoint`` was warm-started from (None: no such run), so that
+    resuming it without ``--init-from`` builds the same model (the teacher's norm placement) and keeps the
+    teacher's updates in its budget."""
+    if not checkpoint.exists():
+        return None
+    from vqnat.models.warm_start import model_setting
+    from vqnat.safe_load import CheckpointLoadError, load_checkpoint_state
+
+    try:
+        state = load_checkpoint_state(checkpoint)
+    except CheckpointLoadError as error:
+        raise click.ClickException(f"{error} (move it away to train from scratch)") from None
+    teacher = model_setting(state, "init_from") if isinstance(state, dict) else None
+    if teacher and not Path(teacher).is_file():
+        raise click.ClickException(f"{checkpoint} was warm-started from {teacher}, which is gone: give "
+                                   f"--init-from with that teacher to resume it")
+    return teacher or None
+
+
 def _run(argv: List[str], nproc: int, threads: Optional[int], save_dir: str) -> None:
     from vqnat.threads import threads_per_process
     from vqnat_cli.fairseq_bridge import train_workers
@@ -139,7 +159,8 @@ def teacher(data, save_dir, preset, max_update, nproc, threads, seed, fairseq_ar
                    "else the preset's).")
 @click.option("--init-from", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Warm start from this AR teacher checkpoint (same data directory and preset): its encoder, "
-                   "embeddings and decoder layers; sets --post-norm when the teacher normalises after each block.")
+                   "embeddings and decoder layers; sets --post-norm when the teacher normalises after each block. "
+                   "A resumed run keeps the teacher it started from.")
 def vqnat_command(data, save_dir, preset, max_update, nproc, threads, seed, fairseq_args, recipe,
                   bottleneck, codebook_size, num_samples, compress, init_from) -> None:
     """Train a VQ-VAE Latent Transformer on DATA (original or distilled)."""
@@ -153,6 +174,8 @@ def vqnat_command(data, save_dir, preset, max_update, nproc, threads, seed, fair
             codes[flag] = str(value)
     model_args = [*vqnat_args(preset), *(item for pair in codes.items() for item in pair),
                   *recipe_args(recipe, max_update or default_max_update(preset))]
+    if init_from is None:
+        init_from = resumed_teacher(Path(save_dir, "checkpoint_last.pt"))
     if init_from is not None:
         model_args += ["--init-from", init_from]
     if init_from is not None and "--post-norm" not in fairseq_args:

@@ -97,3 +97,35 @@ def test_cli_init_from_starts_training_at_the_teacher(toy_data, tiny_teacher, tm
     del state["cfg"]["model"].init_from
     torch.save(state, tmp_path / "cold.pt")
     assert describe_updates(training_updates(str(tmp_path / "cold.pt"))) == "1"
+
+
+def test_a_warm_started_run_resumes_without_init_from_and_keeps_its_teacher(toy_data, tiny_teacher, tmp_path):
+    """The resumed run is built like the first (the teacher's norm placement) and still counts the teacher's
+    updates; a teacher that is gone is named in one line."""
+    import shutil
+
+    from vqnat_cli.main import cli
+
+    teacher = tmp_path / "teacher.pt"
+    shutil.copy2(tiny_teacher, teacher)
+
+    def train(save_dir, updates, *options):
+        return CliRunner().invoke(cli, ["train", "vqnat", str(toy_data), "--save-dir", str(save_dir), "--preset",
+                                        "tiny", "--max-update", str(updates), *options,
+                                        "--", "--lr", "1e-9", "--warmup-updates", "1"])
+
+    result = train(tmp_path / "run", 1, "--init-from", str(teacher))
+    assert result.exit_code == 0, result.output
+    result = train(tmp_path / "run", 2)
+    assert result.exit_code == 0, result.output
+    state = torch.load(tmp_path / "run" / "checkpoint_last.pt", map_location="cpu", weights_only=False)
+    assert state["cfg"]["model"].post_norm and state["cfg"]["model"].init_from == str(teacher)
+    assert training_updates(str(tmp_path / "run" / "checkpoint_last.pt")) == {"own": 2, "warm_start": 200}
+
+    teacher.unlink()
+    result = train(tmp_path / "run", 3)
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines()[-1] == (f"Error: {tmp_path / 'run' / 'checkpoint_last.pt'} was "
+                                                      f"warm-started from {teacher}, which is gone: give "
+                                                      f"--init-from with that teacher to resume it")
+    assert training_updates(str(tmp_path / "run" / "checkpoint_last.pt"))["own"] == 2  # nothing half-done
