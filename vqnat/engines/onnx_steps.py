@@ -22,10 +22,9 @@ from torch import Tensor, nn
 _CACHES = (("self_attn", "self"), ("encoder_attn", "cross"))
 
 
-def cache_names(layers: int, prefix: str = "") -> List[str]:
+def cache_names(layers: int) -> List[str]:
     """The cache tensors of a ``layers``-deep predictor: self-attention ones first, then the source's."""
-    return [f"{prefix}{kind}_{part}_{index}" for _, kind in _CACHES for index in range(layers)
-            for part in ("key", "value")]
+    return [f"{kind}_{part}_{index}" for _, kind in _CACHES for index in range(layers) for part in ("key", "value")]
 
 
 def _flatten(predictor: nn.Module, cache: Dict, kinds: Tuple[str, ...]) -> List[Tensor]:
@@ -85,7 +84,7 @@ def step_graph_specs(predictor: nn.Module, source: Tensor, source_padding: Tenso
     """Per graph: (module, example inputs, input names, output names, dynamic axes) for the exporter."""
     layers = len(predictor.decoder.layers)
     names = cache_names(layers)
-    self_names = cache_names(layers)[: 2 * layers]
+    self_names = names[: 2 * layers]
     axes = {name: {0: "batch", 2: "steps" if name.startswith("self") else "source"} for name in names}
     source_axes = {"source": {0: "source", 1: "batch"}, "source_padding": {0: "batch", 1: "source"},
                    "logits": {0: "batch"}}
