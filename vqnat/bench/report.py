@@ -98,8 +98,9 @@ def _engine_notes(report: Dict) -> List[str]:
     onnx = [system for system in report["systems"] if system.get("engine") == "onnx"]
     if onnx:
         notes.append(f"- engine=onnx: ONNX Runtime {onnx[0]['environment']['onnxruntime']} (as many threads as "
-                     "torch's) runs the encoder, a parallel latent predictor and the parallel decoder exported to "
-                     "ONNX; the glue between them is vqnat's PyTorch code. quantize=int8: ONNX Runtime's dynamic "
+                     "torch's) runs the encoder, the latent predictor (a parallel one's pass, an autoregressive one's "
+                     "steps over its key/value cache) and the parallel decoder exported to ONNX; the glue between "
+                     "them (the search over codes included) is vqnat's PyTorch code. quantize=int8: ONNX Runtime's dynamic "
                      "quantization (int8 weights of every matrix product, the token projection included).")
     if any(system.get("engine") == "torch" and system.get("quantize") == "int8" for system in report["systems"]):
         notes.append("- engine=torch, quantize=int8: every Linear layer with int8 weights and dynamically "
