@@ -1,7 +1,7 @@
 """``vqnat train teacher|vqnat``: fairseq-train with the plugin, a preset, and resume by default."""
 import logging
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import click
 
@@ -57,11 +57,13 @@ def build_argv(data: str, save_dir: str, preset: str, max_update: Optional[int],
     return [*argv, *fairseq_args]
 
 
-def trained_updates(checkpoint: Path) -> int:
-    """Updates already done by the run whose last checkpoint this is (0 when there is none)."""
+def resumed_run(checkpoint: Path) -> Tuple[int, Optional[str]]:
+    """Updates already done by the run whose last checkpoint this is and the teacher it was warm-started from
+    ((0, None) when there is none), from one read of the checkpoint: a resumed run without ``--init-from``
+    builds the same model (the teacher's norm placement) and keeps the teacher's updates in its budget."""
     if not checkpoint.exists():
-        return 0
-    from vqnat.models.warm_start import checkpoint_updates
+        return 0, None
+    from vqnat.models.warm_start import checkpoint_updates, model_setting
     from vqnat.safe_load import CheckpointLoadError, load_checkpoint_state
 
     try:
@@ -72,36 +74,22 @@ def trained_updates(checkpoint: Path) -> int:
     if updates is None:
         raise click.ClickException(f"{checkpoint} holds no fairseq training state to resume from "
                                    f"(move it away to train from scratch)")
-    return updates
+    return updates, model_setting(state, "init_from") or None
 
 
-def resumed_teacher(checkpoint: Path) -> Optional[str]:
-    """The teacher that the run resumed from ``checkpoint`` was warm-started from (None: no such run), so that
-    resuming it without ``--init-from`` builds the same model (the teacher's norm placement) and keeps the
-    teacher's updates in its budget."""
-    if not checkpoint.exists():
-        return None
-    from vqnat.models.warm_start import model_setting
-    from vqnat.safe_load import CheckpointLoadError, load_checkpoint_state
-
-    try:
-        state = load_checkpoint_state(checkpoint)
-    except CheckpointLoadError as error:
-        raise click.ClickException(f"{error} (move it away to train from scratch)") from None
-    teacher = model_setting(state, "init_from") if isinstance(state, dict) else None
-    if teacher and not Path(teacher).is_file():
-        raise click.ClickException(f"{checkpoint} was warm-started from {teacher}, which is gone: give "
-                                   f"--init-from with that teacher to resume it")
-    return teacher or None
+def trained_updates(checkpoint: Path) -> int:
+    """Updates already done by the run whose last checkpoint this is (0 when there is none)."""
+    return resumed_run(checkpoint)[0]
 
 
-def _run(argv: List[str], nproc: int, threads: Optional[int], save_dir: str) -> None:
+def _run(argv: List[str], nproc: int, threads: Optional[int], save_dir: str, done: int) -> None:
+    """fairseq-train on ``argv`` unless the run in ``save_dir`` has already done (``done``) its budget."""
     from vqnat.threads import threads_per_process
     from vqnat_cli.fairseq_bridge import train_workers
 
     resume = Path(save_dir, "checkpoint_last.pt")
     last_flag = len(argv) - 1 - argv[::-1].index("--max-update")  # fairseq lets the last one win
-    done, budget = trained_updates(resume), int(argv[last_flag + 1])
+    budget = int(argv[last_flag + 1])
     if done >= budget:  # fairseq would still take one more step before checking its budget
         click.echo(f"checkpoint: {resume} (already trained for {done} updates)")
         return
@@ -137,7 +125,7 @@ def teacher(data, save_dir, preset, max_update, nproc, threads, seed, fairseq_ar
     from vqnat.presets import teacher_args
 
     argv = build_argv(data, save_dir, preset, max_update, seed, teacher_args(preset), fairseq_args)
-    _run(argv, nproc, threads, save_dir)
+    _run(argv, nproc, threads, save_dir, trained_updates(Path(save_dir, "checkpoint_last.pt")))
 
 
 @train.command(name="vqnat", context_settings=FORWARD)
@@ -174,11 +162,16 @@ def vqnat_command(data, save_dir, preset, max_update, nproc, threads, seed, fair
             codes[flag] = str(value)
     model_args = [*vqnat_args(preset), *(item for pair in codes.items() for item in pair),
                   *recipe_args(recipe, max_update or default_max_update(preset))]
-    if init_from is None:
-        init_from = resumed_teacher(Path(save_dir, "checkpoint_last.pt"))
+    resume = Path(save_dir, "checkpoint_last.pt")
+    done, resumed_teacher = resumed_run(resume)
+    if init_from is None and resumed_teacher is not None:
+        if not Path(resumed_teacher).is_file():
+            raise click.ClickException(f"{resume} was warm-started from {resumed_teacher}, which is gone: give "
+                                       f"--init-from with that teacher to resume it")
+        init_from = resumed_teacher
     if init_from is not None:
         model_args += ["--init-from", init_from]
     if init_from is not None and "--post-norm" not in fairseq_args:
         model_args += norm_placement_args(init_from)
     argv = build_argv(data, save_dir, preset, max_update, seed, model_args, fairseq_args)
-    _run(argv, nproc, threads, save_dir)
+    _run(argv, nproc, threads, save_dir, done)
