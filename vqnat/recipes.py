@@ -20,7 +20,6 @@ _PAIRS_CODES = {**_PAPER_CODES, "--codebook-size": "1024", "--compress": "1"}
 _PAIRS_ARGS = ["--train-padding", "none", "--em-decay", "0.99", "--restart-dead-codes", "--latent-predictor-detach"]
 _CODES = {"parallel": _PARALLEL_CODES, "paper": _PAPER_CODES, "pairs": _PAIRS_CODES}
 RECIPES = tuple(_CODES)
-DEFAULT_RECIPE = "parallel"
 
 
 def recipe_codes(recipe: str) -> Dict[str, str]:
