@@ -9,7 +9,7 @@ from typing import List
 
 import click
 
-from vqnat_cli.train import RECIPES
+from vqnat_cli.train import RECIPES, default_recipe
 
 STAGES = 6
 
@@ -48,8 +48,9 @@ def train_stage(ctx: click.Context, command: click.Command, checkpoint: Path, up
               help="Updates for the AR teacher.")
 @click.option("--vqnat-updates", type=click.IntRange(min=1), default=600, show_default=True,
               help="Updates for the vqnat model.")
-@click.option("--recipe", type=click.Choice(RECIPES), default="parallel", show_default=True,
-              help="Training recipe of the vqnat model (see README: Recipes); it starts from the teacher either way.")
+@click.option("--recipe", type=click.Choice(RECIPES), default=None,
+              help="Training recipe of the vqnat model (default: `vqnat train vqnat`'s for the preset; see README: "
+                   "Recipes); it starts from the teacher either way.")
 @click.option("--sentences", type=click.IntRange(min=10), default=None,
               help="Use only the first N sentence pairs of each split: a quick run-through, whose scores mean "
                    "nothing (default: all of them).")
@@ -69,6 +70,7 @@ def demo(ctx: click.Context, workdir: str, preset: str, teacher_updates: int, vq
     from vqnat_cli.teacher_decode import teacher_decode
     from vqnat_cli.train import teacher, vqnat_command
 
+    recipe = recipe or default_recipe(preset)
     work = Path(workdir)
     data, distilled, logs = work / "data", work / "distilled", work / "logs"
     teacher_checkpoint = work / "teacher" / "checkpoint_last.pt"

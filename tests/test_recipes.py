@@ -18,7 +18,7 @@ def captured_argv(monkeypatch):
     import vqnat_cli.train
 
     seen = []
-    monkeypatch.setattr(vqnat_cli.train, "_run", lambda argv, nproc, threads, save_dir: seen.append(argv))
+    monkeypatch.setattr(vqnat_cli.train, "_run", lambda argv, *_: seen.append(argv))
     return seen
 
 
@@ -37,6 +37,17 @@ def test_parallel_recipe_is_the_default_and_anneals_over_the_run(toy_data, tmp_p
         ("0", "64", "ema")
     assert value_of(argv, "--glance-anneal-updates") == "300"
     assert "--decoder-bidirectional" in argv
+
+
+@pytest.mark.parametrize("preset", ["small", "base"])
+def test_pairs_recipe_is_the_default_from_the_small_preset_on(toy_data, tmp_path, captured_argv, preset):
+    result = CliRunner().invoke(cli, ["train", "vqnat", str(toy_data), "--save-dir", str(tmp_path), "--preset",
+                                      preset, "--max-update", "300"])
+    assert result.exit_code == 0, result.output
+    argv = captured_argv[0]
+    assert (value_of(argv, "--compress"), value_of(argv, "--codebook-size"), value_of(argv, "--bottleneck")) == \
+        ("1", "1024", "soft_em")
+    assert "--latent-predictor" not in argv or value_of(argv, "--latent-predictor") == "autoregressive"
 
 
 def test_paper_recipe_and_explicit_flags_win(toy_data, tmp_path, captured_argv):

@@ -23,7 +23,7 @@ WORKERS=${WORKERS:-2}                  # preprocessing processes
 UPDATES=${UPDATES:-2000}               # the teacher's and vqnat's budget each (README.md: ~45 and ~80 min)
 TEACHER_UPDATES=${TEACHER_UPDATES:-$UPDATES}
 VQNAT_UPDATES=${VQNAT_UPDATES:-$UPDATES}
-RECIPE=${RECIPE:-parallel}             # or paper, pairs (README: Recipes)
+RECIPE=${RECIPE:-pairs}                # or parallel, paper (README: Recipes)
 BEAM=${BEAM:-4}
 mkdir -p "$WORK"
 

@@ -77,7 +77,7 @@ done
 
 # ---- 3. vqnat_base on the distilled data: soft EM with m = 10 samples, mixed precision (fp32 EM statistics) ------
 $VQNAT train vqnat "$DISTILLED" --save-dir "$VQNAT_DIR" --preset base --max-update "$VQNAT_UPDATES" \
-    `# bottleneck` --bottleneck soft_em --num-samples 10 --codebook-size 4096 --compress 3 \
+    `# bottleneck` --recipe paper --num-samples 10 --codebook-size 4096 --compress 3 \
     "${LAUNCH[@]}" \
     `# batch` --update-freq "$UPDATE_FREQ" --amp \
     `# checkpoints` --save-interval-updates 5000 --keep-interval-updates 5
