@@ -1,7 +1,7 @@
 """``vqnat train teacher|vqnat``: fairseq-train with the plugin, a preset, and resume by default."""
 import logging
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import List, NamedTuple, Optional, Sequence
 
 import click
 
@@ -57,12 +57,20 @@ def build_argv(data: str, save_dir: str, preset: str, max_update: Optional[int],
     return [*argv, *fairseq_args]
 
 
-def resumed_run(checkpoint: Path) -> Tuple[int, Optional[str]]:
-    """Updates already done by the run whose last checkpoint this is and the teacher it was warm-started from
-    ((0, None) when there is none), from one read of the checkpoint: a resumed run without ``--init-from``
-    builds the same model (the teacher's norm placement) and keeps the teacher's updates in its budget."""
+class Resumed(NamedTuple):
+    """What a run's last checkpoint says about resuming it: its updates, the teacher it was warm-started from
+    and its latent predictor (None: no checkpoint, or the checkpoint does not say)."""
+    updates: int
+    teacher: Optional[str]
+    latent_predictor: Optional[str]
+
+
+def resumed_run(checkpoint: Path) -> Resumed:
+    """The run whose last checkpoint this is, from one read of it: a resumed run without ``--init-from`` or
+    ``--recipe`` builds the same model (the teacher's norm placement, the recipe's latent predictor) and keeps
+    the teacher's updates in its budget."""
     if not checkpoint.exists():
-        return 0, None
+        return Resumed(0, None, None)
     from vqnat.models.warm_start import checkpoint_updates, model_setting
     from vqnat.safe_load import CheckpointLoadError, load_checkpoint_state
 
@@ -74,12 +82,12 @@ def resumed_run(checkpoint: Path) -> Tuple[int, Optional[str]]:
     if updates is None:
         raise click.ClickException(f"{checkpoint} holds no fairseq training state to resume from "
                                    f"(move it away to train from scratch)")
-    return updates, model_setting(state, "init_from") or None
+    return Resumed(updates, model_setting(state, "init_from") or None, model_setting(state, "latent_predictor"))
 
 
 def trained_updates(checkpoint: Path) -> int:
     """Updates already done by the run whose last checkpoint this is (0 when there is none)."""
-    return resumed_run(checkpoint)[0]
+    return resumed_run(checkpoint).updates
 
 
 def _run(argv: List[str], nproc: int, threads: Optional[int], save_dir: str, done: int) -> None:
@@ -101,10 +109,11 @@ def _run(argv: List[str], nproc: int, threads: Optional[int], save_dir: str, don
     click.echo(f"checkpoint: {resume}")
 
 
-def default_recipe(preset: str) -> str:
+def default_recipe(preset: str, resumed: Resumed = Resumed(0, None, None)) -> str:
     """``pairs``, better than ``parallel`` at every budget measured on two corpora with the small preset
-    (BENCHMARKS.md); ``parallel`` for ``tiny``, the size of the tests and the demo, where it was chosen."""
-    return "parallel" if preset == "tiny" else "pairs"
+    (BENCHMARKS.md); ``parallel`` for ``tiny``, the size of the tests and the demo, where it was chosen, and
+    for a resumed run whose latent predictor is the parallel one (started before ``pairs`` was the default)."""
+    return "parallel" if preset == "tiny" or resumed.latent_predictor == "parallel" else "pairs"
 
 
 def norm_placement_args(teacher: str) -> List[str]:
@@ -141,7 +150,8 @@ def teacher(data, save_dir, preset, max_update, nproc, threads, seed, fairseq_ar
                    "tokens among 1,024 (n_c = 1, K = 1,024), its latent predictor autoregressive; parallel (the "
                    "tiny preset's default): a code per token (K = 64, hard EM) predicted in one pass with "
                    "glancing, the decoder also trained on predicted codes (latent-GLAT); paper: Roy et al. 2018 "
-                   "as written (soft EM, m = 10, 2^n_c-token codes). See README: Recipes.")
+                   "as written (soft EM, m = 10, 2^n_c-token codes). A resumed run with the parallel latent "
+                   "predictor stays parallel. See README: Recipes.")
 @click.option("--bottleneck", type=click.Choice(BOTTLENECKS), default=None,
               help="How the discrete bottleneck is trained: gradient VQ, hard EM, soft EM, DVQ, semhash "
                    "(default: the recipe's).")
@@ -162,7 +172,9 @@ def vqnat_command(data, save_dir, preset, max_update, nproc, threads, seed, fair
     from vqnat.presets import default_max_update, vqnat_args
     from vqnat.recipes import recipe_args, recipe_codes
 
-    recipe = recipe or default_recipe(preset)
+    resume = Path(save_dir, "checkpoint_last.pt")
+    resumed = resumed_run(resume)
+    recipe = recipe or default_recipe(preset, resumed)
     codes = recipe_codes(recipe)
     for flag, value in (("--bottleneck", bottleneck), ("--codebook-size", codebook_size),
                         ("--num-samples", num_samples), ("--compress", compress)):
@@ -170,16 +182,14 @@ def vqnat_command(data, save_dir, preset, max_update, nproc, threads, seed, fair
             codes[flag] = str(value)
     model_args = [*vqnat_args(preset), *(item for pair in codes.items() for item in pair),
                   *recipe_args(recipe, max_update or default_max_update(preset))]
-    resume = Path(save_dir, "checkpoint_last.pt")
-    done, resumed_teacher = resumed_run(resume)
-    if init_from is None and resumed_teacher is not None:
-        if not Path(resumed_teacher).is_file():
-            raise click.ClickException(f"{resume} was warm-started from {resumed_teacher}, which is gone: give "
+    if init_from is None and resumed.teacher is not None:
+        if not Path(resumed.teacher).is_file():
+            raise click.ClickException(f"{resume} was warm-started from {resumed.teacher}, which is gone: give "
                                        f"--init-from with that teacher to resume it")
-        init_from = resumed_teacher
+        init_from = resumed.teacher
     if init_from is not None:
         model_args += ["--init-from", init_from]
     if init_from is not None and "--post-norm" not in fairseq_args:
         model_args += norm_placement_args(init_from)
     argv = build_argv(data, save_dir, preset, max_update, seed, model_args, fairseq_args)
-    _run(argv, nproc, threads, save_dir, done)
+    _run(argv, nproc, threads, save_dir, resumed.updates)

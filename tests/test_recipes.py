@@ -50,6 +50,19 @@ def test_pairs_recipe_is_the_default_from_the_small_preset_on(toy_data, tmp_path
     assert "--latent-predictor" not in argv or value_of(argv, "--latent-predictor") == "autoregressive"
 
 
+def test_a_resumed_parallel_run_keeps_its_recipe_where_pairs_is_the_default(toy_data, tmp_path, captured_argv):
+    import torch
+
+    torch.save({"cfg": {"model": {"latent_predictor": "parallel"}}, "optimizer_history": [{"num_updates": 100}]},
+               tmp_path / "checkpoint_last.pt")
+    result = CliRunner().invoke(cli, ["train", "vqnat", str(toy_data), "--save-dir", str(tmp_path), "--preset",
+                                      "small", "--max-update", "300"])
+    assert result.exit_code == 0, result.output
+    argv = captured_argv[0]
+    assert value_of(argv, "--latent-predictor") == "parallel"
+    assert (value_of(argv, "--compress"), value_of(argv, "--codebook-size")) == ("0", "64")
+
+
 def test_paper_recipe_and_explicit_flags_win(toy_data, tmp_path, captured_argv):
     result = CliRunner().invoke(cli, ["train", "vqnat", str(toy_data), "--save-dir", str(tmp_path), "--preset",
                                       "tiny", "--recipe", "paper", "--compress", "1", "--", "--num-samples", "3"])
