@@ -9,7 +9,7 @@ from typing import List
 
 import click
 
-from vqnat_cli.train import RECIPES, default_recipe
+from vqnat_cli.train import RECIPES, default_recipe, resumed_run
 
 STAGES = 6
 
@@ -70,11 +70,11 @@ def demo(ctx: click.Context, workdir: str, preset: str, teacher_updates: int, vq
     from vqnat_cli.teacher_decode import teacher_decode
     from vqnat_cli.train import teacher, vqnat_command
 
-    recipe = recipe or default_recipe(preset)
     work = Path(workdir)
     data, distilled, logs = work / "data", work / "distilled", work / "logs"
     teacher_checkpoint = work / "teacher" / "checkpoint_last.pt"
     vqnat_checkpoint = work / "vqnat" / "checkpoint_last.pt"
+    recipe = recipe or default_recipe(preset, resumed_run(vqnat_checkpoint).latent_predictor)
     hypotheses = {"teacher": work / f"teacher.test.{TGT}", "vqnat": work / f"vqnat.test.{TGT}"}
     stages = Stages(logs, STAGES, verbose)
 

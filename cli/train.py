@@ -109,11 +109,11 @@ def _run(argv: List[str], nproc: int, threads: Optional[int], save_dir: str, don
     click.echo(f"checkpoint: {resume}")
 
 
-def default_recipe(preset: str, resumed: Resumed = Resumed(0, None, None)) -> str:
+def default_recipe(preset: str, resumed_latent_predictor: Optional[str] = None) -> str:
     """``pairs``, better than ``parallel`` at every budget measured on two corpora with the small preset
     (BENCHMARKS.md); ``parallel`` for ``tiny``, the size of the tests and the demo, where it was chosen, and
     for a resumed run whose latent predictor is the parallel one (started before ``pairs`` was the default)."""
-    return "parallel" if preset == "tiny" or resumed.latent_predictor == "parallel" else "pairs"
+    return "parallel" if preset == "tiny" or resumed_latent_predictor == "parallel" else "pairs"
 
 
 def norm_placement_args(teacher: str) -> List[str]:
@@ -174,7 +174,7 @@ def vqnat_command(data, save_dir, preset, max_update, nproc, threads, seed, fair
 
     resume = Path(save_dir, "checkpoint_last.pt")
     resumed = resumed_run(resume)
-    recipe = recipe or default_recipe(preset, resumed)
+    recipe = recipe or default_recipe(preset, resumed.latent_predictor)
     codes = recipe_codes(recipe)
     for flag, value in (("--bottleneck", bottleneck), ("--codebook-size", codebook_size),
                         ("--num-samples", num_samples), ("--compress", compress)):
