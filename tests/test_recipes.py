@@ -27,7 +27,7 @@ def value_of(argv, flag):
     return argv[len(argv) - 1 - argv[::-1].index(flag) + 1]
 
 
-def test_parallel_recipe_is_the_default_and_anneals_over_the_run(toy_data, tmp_path, captured_argv):
+def test_parallel_recipe_is_the_tiny_presets_default_and_anneals_over_the_run(toy_data, tmp_path, captured_argv):
     result = CliRunner().invoke(cli, ["train", "vqnat", str(toy_data), "--save-dir", str(tmp_path), "--preset",
                                       "tiny", "--max-update", "300"])
     assert result.exit_code == 0, result.output
