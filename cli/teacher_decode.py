@@ -2,6 +2,22 @@
 import click
 
 
+class LenpenList(click.ParamType):
+    """One length penalty or several, comma-separated."""
+
+    name = "FLOAT[,FLOAT...]"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        from vqnat.lenpen_choice import parse_lenpens
+
+        try:
+            return parse_lenpens(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
 @click.command(name="teacher-decode")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
               help="Data directory from `vqnat preprocess`.")
@@ -11,7 +27,10 @@ import click
               help="Distilled data directory to write (or to resume).")
 @click.option("--subset", default="train", show_default=True, help="Split to re-translate.")
 @click.option("--beam", type=click.IntRange(min=1), default=4, show_default=True, help="Teacher beam size.")
-@click.option("--lenpen", type=float, default=1.0, show_default=True, help="Length penalty.")
+@click.option("--lenpen", type=LenpenList(), default="1.0", show_default=True,
+              help="The teacher's length penalty, or several separated by commas (e.g. 1.0,1.5,2.0,3.0): each "
+                   "translates the valid split and the one whose translations score best distils (recorded in "
+                   "DESTDIR/lenpen_choice.json).")
 @click.option("--max-len-a", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Longest output = a x source length + b tokens (fairseq's --max-len-a): bounds the time a "
                    "weak teacher spends repeating itself, e.g. 1.5 with b = 10.")

@@ -333,3 +333,48 @@ def test_destination_holding_other_files_is_refused(toy_data, teacher, tmp_path)
     (destdir / "notes.txt").write_text("mine\n")
     assert "not empty" in error_line(invoke(*valid_args(toy_data, teacher, destdir)))
     assert file_contents(destdir) == {"notes.txt": b"mine\n"}
+
+
+def test_several_lenpens_distil_with_the_one_best_on_valid(toy_data, teacher, tmp_path, monkeypatch):
+    """--lenpen A,B,C: valid translated with each, the best one distils exactly as if given alone, and a
+    resumed run takes the recorded choice without translating valid again."""
+    import vqnat.teacher_decode as decode
+
+    destdir, lenpens = tmp_path / "chosen", "0.2,1.0,4.0"
+    stopped = invoke(*valid_args(toy_data, teacher, destdir, "--lenpen", lenpens, "--stop-after-chunks", 1))
+    assert "stopped after 1 chunk" in stopped.output, stopped.output
+    choice = json.loads((destdir / "lenpen_choice.json").read_text(encoding="utf-8"))
+    scores = {float(lenpen): score for lenpen, score in choice["valid_bleu"].items()}
+    assert sorted(scores) == [0.2, 1.0, 4.0] and len(set(scores.values())) > 1  # the penalty matters here
+    assert choice["chosen"] == min(lenpen for lenpen, score in scores.items() if score == max(scores.values()))
+
+    calls = []
+    monkeypatch.setattr(decode, "valid_bleu", lambda *args: calls.append(args) or (0.0, ""))
+    resumed = invoke(*valid_args(toy_data, teacher, destdir, "--lenpen", lenpens))
+    assert resumed.exit_code == 0, resumed.output
+    assert calls == []
+    manifest = json.loads((destdir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["lenpen"] == choice["chosen"]
+    assert manifest["lenpen_choice"]["valid_bleu"] == choice["valid_bleu"]
+
+    alone = tmp_path / "alone"
+    result = invoke(*valid_args(toy_data, teacher, alone, "--lenpen", choice["chosen"]))
+    assert result.exit_code == 0, result.output
+    assert file_contents(destdir / "chunks") == file_contents(alone / "chunks")
+
+    monkeypatch.undo()
+    scored = tmp_path / "scored"  # the manifest's teacher valid BLEU is the chosen penalty's
+    result = invoke(*decode_args(toy_data, teacher, scored, "--subset", "valid", "--lenpen", lenpens))
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((scored / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["teacher_valid_bleu"]["score"] == max(scores.values())
+
+
+def test_several_lenpens_without_a_valid_split_are_refused(toy_data, teacher, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(toy_data, data)
+    for path in data.glob("valid.*"):
+        path.unlink()
+    line = error_line(invoke(*decode_args(data, teacher, tmp_path / "out", "--lenpen", "1.0,2.0")))
+    assert "--lenpen 1.0,2.0" in line and "valid split" in line and str(data) in line
+    assert not (tmp_path / "out").exists()

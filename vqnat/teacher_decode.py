@@ -4,11 +4,12 @@ import logging
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence, Tuple, Union
 
 from vqnat.atomic import atomic_write_text
 from vqnat.distill import (DistillError, DistillRun, claim_destination, copy_unchanged, decode_chunks,
                            file_sha256, merged_lines, shard_chunks)
+from vqnat.lenpen_choice import CHOICE_FILE, choose_lenpen, write_choice
 
 logger = logging.getLogger("vqnat.distill")
 
@@ -66,13 +67,15 @@ def check_dictionary(checkpoint: Path, data: Path) -> None:
 
 
 def teacher_decode(data: Path, checkpoint: Path, destdir: Path, subset: str = "train", beam: int = 4,
-                   lenpen: float = 1.0, max_len_a: float = 0.0, max_len_b: int = 200, batch_size: int = 128,
-                   max_tokens: Optional[int] = 8000, chunk_size: int = 2000, num_shards: int = 1,
+                   lenpen: Union[float, Sequence[float]] = 1.0, max_len_a: float = 0.0, max_len_b: int = 200,
+                   batch_size: int = 128, max_tokens: Optional[int] = 8000, chunk_size: int = 2000, num_shards: int = 1,
                    shard_id: int = 0, stop_after_chunks: Optional[int] = None, score_valid: bool = True,
                    cpu: bool = False, threads: Optional[int] = None) -> Optional[dict]:
     """Distil ``subset`` of ``data`` into ``destdir``; returns the manifest once every shard is done.
 
-    ``threads``: torch threads; by default the cores divided among ``num_shards`` shards side by side.
+    ``lenpen``: the teacher's length penalty, or several to choose from on the valid split
+    (``vqnat.lenpen_choice``). ``threads``: torch threads; by default the cores divided among ``num_shards``
+    shards side by side.
     """
     import torch
 
@@ -85,17 +88,31 @@ def teacher_decode(data: Path, checkpoint: Path, destdir: Path, subset: str = "t
     check_dictionary(checkpoint, data)
     set_torch_threads(threads or threads_per_process(num_shards))
     translator = Translator(str(checkpoint), str(data), batch_size=batch_size, max_tokens=max_tokens, cpu=cpu,
-                            beam=beam, lenpen=lenpen, max_len_a=max_len_a, max_len_b=max_len_b)
+                            beam=beam, max_len_a=max_len_a, max_len_b=max_len_b)
     sources = translator.split_sources(subset)
     dictionary = data / f"dict.{translator.target_lang}.txt"
-    run = DistillRun(checkpoint_sha256=file_sha256(checkpoint), subset=subset, beam=beam, lenpen=lenpen,
+    checkpoint_sha256 = file_sha256(checkpoint)
+    candidates = [float(lenpen)] if isinstance(lenpen, (int, float)) else [float(value) for value in lenpen]
+    choice = {}
+    if len(candidates) > 1:
+        if not has_split(translator, data, "valid"):
+            raise DistillError(f"--lenpen {','.join(map(str, candidates))}: the penalty is chosen on the valid "
+                               f"split, and {data} has none")
+        choice = choose_lenpen(lambda value: valid_bleu(translator, translator.build_generator(lenpen=value)),
+                               candidates, destdir / CHOICE_FILE, checkpoint_sha256)
+    chosen = choice["chosen"] if choice else candidates[0]
+    generator = translator.build_generator(lenpen=chosen)
+    run = DistillRun(checkpoint_sha256=checkpoint_sha256, subset=subset, beam=beam, lenpen=chosen,
                      max_len_a=max_len_a, max_len_b=max_len_b, chunk_size=chunk_size, num_sentences=len(sources),
                      dictionary_sha256=file_sha256(dictionary))
     destdir.mkdir(parents=True, exist_ok=True)
     claim_destination(destdir, run)
+    if choice:
+        write_choice(destdir / CHOICE_FILE, choice)
 
     def translate(start: int, end: int, progress) -> List[str]:
-        return [translator.pieces(tokens) for tokens in translator.generate(sources[start:end], on_batch=progress)]
+        return [translator.pieces(tokens)
+                for tokens in translator.generate(sources[start:end], generator=generator, on_batch=progress)]
 
     num_chunks = -(-len(sources) // chunk_size)
     summary = decode_chunks(destdir, translate, run, shard_chunks(num_chunks, num_shards, shard_id),
@@ -109,7 +126,23 @@ def teacher_decode(data: Path, checkpoint: Path, destdir: Path, subset: str = "t
             logger.info("%s", waiting)
             return None
         raise
-    return finish(translator, data, destdir, run, targets, sources, summary, score_valid)
+    return finish(translator, generator, data, destdir, run, targets, sources, summary, score_valid, choice)
+
+
+def has_split(translator, data: Path, subset: str) -> bool:
+    """Whether ``data`` holds a binarized ``subset`` (valid is optional in a data directory)."""
+    src, tgt = translator.source_lang, translator.target_lang
+    return (data / f"{subset}.{src}-{tgt}.{src}.idx").exists()
+
+
+def valid_bleu(translator, generator) -> Tuple[float, str]:
+    """sacreBLEU (score, signature) of ``generator``'s translations of the valid split."""
+    from vqnat.scoring import read_references, sacrebleu_score
+
+    hypotheses = [translator.detokenize(tokens)
+                  for tokens in translator.generate(translator.split_sources("valid"), generator=generator)]
+    references = read_references(translator.raw_references("valid"), len(hypotheses))
+    return sacrebleu_score(hypotheses, references)
 
 
 def length_limit(run: DistillRun, source_length: int) -> int:
@@ -121,8 +154,8 @@ def length_limit(run: DistillRun, source_length: int) -> int:
     return int(run.max_len_a * source_length + run.max_len_b)
 
 
-def finish(translator, data: Path, destdir: Path, run: DistillRun, targets: List[str], sources, summary: dict,
-           score_valid: bool) -> dict:
+def finish(translator, generator, data: Path, destdir: Path, run: DistillRun, targets: List[str], sources,
+           summary: dict, score_valid: bool, choice: dict) -> dict:
     """Binarize the merged outputs, copy the rest of the data directory, and write the manifest."""
     src, tgt = translator.source_lang, translator.target_lang
     source_pieces = [translator.task.source_dictionary.string(tokens) for tokens in sources]
@@ -135,12 +168,13 @@ def finish(translator, data: Path, destdir: Path, run: DistillRun, targets: List
                                        if len(line.split()) >= length_limit(run, len(source))),
         "last_run": summary,
     }
-    if score_valid and (data / f"valid.{src}-{tgt}.{src}.idx").exists():
-        from vqnat.scoring import read_references, sacrebleu_score
-
-        hypotheses = [translator.detokenize(t) for t in translator.generate(translator.split_sources("valid"))]
-        references = read_references(translator.raw_references("valid"), len(hypotheses))
-        score, signature = sacrebleu_score(hypotheses, references)
+    if choice:
+        manifest["lenpen_choice"] = {key: choice[key] for key in ("candidates", "valid_bleu", "signature")}
+    if choice and score_valid:  # the chosen penalty's translations of valid are already scored
+        manifest["teacher_valid_bleu"] = {"score": choice["valid_bleu"][str(run.lenpen)],
+                                          "signature": choice["signature"]}
+    elif score_valid and has_split(translator, data, "valid"):
+        score, signature = valid_bleu(translator, generator)
         manifest["teacher_valid_bleu"] = {"score": round(score, 2), "signature": signature}
     original = data / "manifest.json"
     if original.exists():

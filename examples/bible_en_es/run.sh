@@ -25,6 +25,7 @@ TEACHER_UPDATES=${TEACHER_UPDATES:-$UPDATES}
 VQNAT_UPDATES=${VQNAT_UPDATES:-$UPDATES}
 RECIPE=${RECIPE:-pairs}                # or parallel, paper (README: Recipes)
 BEAM=${BEAM:-4}
+LENPEN=${LENPEN:-1.0,1.5,2.0,3.0}     # the teacher's length penalty when it distils: the best of these on valid
 mkdir -p "$WORK"
 
 if [ -z "$RAW" ]; then
@@ -50,9 +51,10 @@ $VQNAT train teacher "$WORK/data" --save-dir "$WORK/teacher" --preset "$PRESET" 
     -- --warmup-updates 400 --lr 1e-3
 TEACHER="$WORK/teacher/checkpoint_best.pt"
 
-# ---- 3. distillation: the training split re-translated by the teacher (resumable, chunked) ------------------
+# ---- 3. distillation: the training split re-translated by the teacher (resumable, chunked), with the length
+#         penalty its valid translations score best with (a short teacher makes a shorter student) ----------
 $VQNAT teacher-decode --data "$WORK/data" --checkpoint "$TEACHER" --destdir "$WORK/distilled" --beam "$BEAM" \
-    --max-len-a 1.5 --max-len-b 10
+    --lenpen "$LENPEN" --max-len-a 1.5 --max-len-b 10
 
 # ---- 4. vqnat on the distilled data, warm-started from the teacher ----------------------------------------------
 if [ "$RECIPE" = paper ]; then  # these flags keep the paper's codebook in use on this corpus (BENCHMARKS.md; pairs has them)
