@@ -88,6 +88,12 @@ class VQNATConfig(FairseqDataclass):
                           "compressor. The paper's code lets that gradient through: it makes the codes predictable "
                           "from the source, and on real text it can also pull the codebook into collapse"},
     )
+    latent_input_dropout: float = field(
+        default=0.0,
+        metadata={"help": "autoregressive latent predictor: in training, the chance that the vector of an earlier "
+                          "code it reads is replaced by the start vector (word dropout over codes), so that it leans "
+                          "on the source more than on codes it will mostly get wrong when it translates; 0: off"},
+    )
     decoder_bidirectional: bool = field(
         default=False,
         metadata={"help": "full self-attention in the parallel decoder instead of the paper's causal self-attention "

@@ -17,6 +17,15 @@ def shift_right(x: Tensor) -> Tensor:
     return torch.cat([x.new_zeros(x.size(0), 1, x.size(2)), x[:, :-1]], dim=1)
 
 
+def drop_code_inputs(code_vectors: Tensor, prob: float) -> Tensor:
+    """(B, N, D) code vectors with each position replaced, with chance ``prob``, by the zero start vector.
+
+    Word dropout over the predictor's inputs: when it translates, the earlier codes it reads are its own
+    choices, most of them wrong, so in training it should not learn to copy patterns from its prefix alone."""
+    keep = torch.rand(code_vectors.shape[:2], device=code_vectors.device) >= prob
+    return code_vectors * keep.unsqueeze(-1).to(code_vectors.dtype)
+
+
 class LatentPredictor(nn.Module):
     """Causal decoder over dense code vectors with a K-way softmax over the next code."""
 

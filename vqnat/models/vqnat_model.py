@@ -24,7 +24,7 @@ from vqnat.models.config import VQNATConfig, fill_defaults
 from vqnat.models.conv_autoencoder import LatentDecompressor, TargetCompressor, latent_count
 from vqnat.models.dense_decoder import DenseTransformerDecoder, EncoderOut
 from vqnat.models.glancing import glanced_positions
-from vqnat.models.latent_predictor import LatentPredictor, shift_right
+from vqnat.models.latent_predictor import LatentPredictor, drop_code_inputs, shift_right
 from vqnat.models.parallel_latent_predictor import ParallelLatentPredictor, uniform_copy
 from vqnat.models.length_predictor import TargetLengthPredictor
 
@@ -61,6 +61,11 @@ def check_args(args: Namespace) -> None:
         raise ValueError(f"--compress must be >= 0 (n_c stride-2 steps), got {args.compress}")
     if args.code_dim < 0:
         raise ValueError(f"--code-dim must be >= 0 (0: codes of the model width), got {args.code_dim}")
+    if not 0.0 <= args.latent_input_dropout < 1.0:
+        raise ValueError(f"--latent-input-dropout must be in [0, 1), got {args.latent_input_dropout}")
+    if args.latent_input_dropout > 0 and args.latent_predictor == "parallel":
+        raise ValueError("--latent-input-dropout drops the earlier codes an autoregressive latent predictor reads; "
+                         "the parallel one reads none")
     if args.max_length_offset < 0:
         raise ValueError(f"--max-length-offset must be >= 0, got {args.max_length_offset}")
 
@@ -180,6 +185,8 @@ class VQNATModel(BaseFairseqModel):
                 uniform_copy(encoder_out, latent_mask), code_vectors, codes, latent_mask, encoder_out, glance_ratio)
             latent_logits = self.latent_predictor(inputs, latent_mask, encoder_out)
         else:
+            if self.training and self.args.latent_input_dropout > 0:
+                code_vectors = drop_code_inputs(code_vectors, self.args.latent_input_dropout)
             latent_logits = self.latent_logits(code_vectors, latent_mask, encoder_out)
         if predicted is None:
             predicted = latent_logits.detach().argmax(-1)
