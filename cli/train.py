@@ -58,17 +58,18 @@ def build_argv(data: str, save_dir: str, preset: str, max_update: Optional[int],
 
 
 class Resumed(NamedTuple):
-    """What a run's last checkpoint says about resuming it: its updates, the teacher it was warm-started from
-    and its latent predictor (None: no checkpoint, or the checkpoint does not say)."""
+    """What a run's last checkpoint says about resuming it: its updates, the teacher it was warm-started from,
+    its latent predictor and its soft EM temperature (None: no checkpoint, or the checkpoint does not say)."""
     updates: int
     teacher: Optional[str]
     latent_predictor: Optional[str]
+    em_temperature: Optional[float] = None
 
 
 def resumed_run(checkpoint: Path) -> Resumed:
     """The run whose last checkpoint this is, from one read of it: a resumed run without ``--init-from`` or
-    ``--recipe`` builds the same model (the teacher's norm placement, the recipe's latent predictor) and keeps
-    the teacher's updates in its budget."""
+    ``--recipe`` builds the same model (the teacher's norm placement, the recipe's latent predictor), keeps
+    the teacher's updates in its budget and draws its codes at the temperature it started with."""
     if not checkpoint.exists():
         return Resumed(0, None, None)
     from vqnat.models.warm_start import checkpoint_updates, model_setting
@@ -82,7 +83,8 @@ def resumed_run(checkpoint: Path) -> Resumed:
     if updates is None:
         raise click.ClickException(f"{checkpoint} holds no fairseq training state to resume from "
                                    f"(move it away to train from scratch)")
-    return Resumed(updates, model_setting(state, "init_from") or None, model_setting(state, "latent_predictor"))
+    return Resumed(updates, model_setting(state, "init_from") or None, model_setting(state, "latent_predictor"),
+                   model_setting(state, "em_temperature"))
 
 
 def trained_updates(checkpoint: Path) -> int:
@@ -147,11 +149,11 @@ def teacher(data, save_dir, preset, max_update, nproc, threads, seed, fairseq_ar
 @_common(PRESETS)
 @click.option("--recipe", type=click.Choice(RECIPES), default=None,
               help="pairs (the default from the small preset on): the paper's model with a code per two target "
-                   "tokens among 1,024 (n_c = 1, K = 1,024), its latent predictor autoregressive; parallel (the "
-                   "tiny preset's default): a code per token (K = 64, hard EM) predicted in one pass with "
-                   "glancing, the decoder also trained on predicted codes (latent-GLAT); paper: Roy et al. 2018 "
-                   "as written (soft EM, m = 10, 2^n_c-token codes). A resumed run with the parallel latent "
-                   "predictor stays parallel. See README: Recipes.")
+                   "tokens among 1,024 (n_c = 1, K = 1,024, soft EM at temperature 2), its latent predictor "
+                   "autoregressive; parallel (the tiny preset's default): a code per token (K = 64, hard EM) "
+                   "predicted in one pass with glancing, the decoder also trained on predicted codes "
+                   "(latent-GLAT); paper: Roy et al. 2018 as written (soft EM, m = 10, 2^n_c-token codes). A "
+                   "resumed run with the parallel latent predictor stays parallel. See README: Recipes.")
 @click.option("--bottleneck", type=click.Choice(BOTTLENECKS), default=None,
               help="How the discrete bottleneck is trained: gradient VQ, hard EM, soft EM, DVQ, semhash "
                    "(default: the recipe's).")
@@ -182,6 +184,8 @@ def vqnat_command(data, save_dir, preset, max_update, nproc, threads, seed, fair
             codes[flag] = str(value)
     model_args = [*vqnat_args(preset), *(item for pair in codes.items() for item in pair),
                   *recipe_args(recipe, max_update or default_max_update(preset))]
+    if resumed.em_temperature is not None:  # a recipe's temperature may have changed since; flags after -- still win
+        model_args += ["--em-temperature", str(resumed.em_temperature)]
     if init_from is None and resumed.teacher is not None:
         if not Path(resumed.teacher).is_file():
             raise click.ClickException(f"{resume} was warm-started from {resumed.teacher}, which is gone: give "

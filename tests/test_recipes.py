@@ -63,6 +63,21 @@ def test_a_resumed_parallel_run_keeps_its_recipe_where_pairs_is_the_default(toy_
     assert (value_of(argv, "--compress"), value_of(argv, "--codebook-size")) == ("0", "64")
 
 
+@pytest.mark.parametrize("user_flags,temperature", [((), "1.0"), (("--", "--em-temperature", "3"), "3")])
+def test_a_resumed_run_keeps_its_soft_em_temperature_unless_told(toy_data, tmp_path, captured_argv, user_flags,
+                                                                 temperature):
+    import torch
+
+    torch.save({"cfg": {"model": {"latent_predictor": "autoregressive", "em_temperature": 1.0}},
+                "optimizer_history": [{"num_updates": 100}]}, tmp_path / "checkpoint_last.pt")
+    result = CliRunner().invoke(cli, ["train", "vqnat", str(toy_data), "--save-dir", str(tmp_path), "--preset",
+                                      "small", "--max-update", "300", *user_flags])
+    assert result.exit_code == 0, result.output
+    argv = captured_argv[0]
+    assert value_of(argv, "--em-temperature") == temperature
+    assert value_of(argv, "--compress") == "1"  # still the pairs recipe
+
+
 def test_paper_recipe_and_explicit_flags_win(toy_data, tmp_path, captured_argv):
     result = CliRunner().invoke(cli, ["train", "vqnat", str(toy_data), "--save-dir", str(tmp_path), "--preset",
                                       "tiny", "--recipe", "paper", "--compress", "1", "--", "--num-samples", "3"])
@@ -72,6 +87,7 @@ def test_paper_recipe_and_explicit_flags_win(toy_data, tmp_path, captured_argv):
     assert value_of(argv, "--bottleneck") == "soft_em"
     assert value_of(argv, "--compress") == "1"
     assert value_of(argv, "--num-samples") == "3"
+    assert "--em-temperature" not in argv  # the paper's T = 1
 
 
 def test_pairs_recipe_is_the_paper_model_with_two_token_codes_among_1024(toy_data, tmp_path, captured_argv):
@@ -85,6 +101,7 @@ def test_pairs_recipe_is_the_paper_model_with_two_token_codes_among_1024(toy_dat
     assert value_of(argv, "--codebook-size") == "256"  # the user's K wins over the recipe's 1,024
     assert value_of(argv, "--train-padding") == "none" and value_of(argv, "--em-decay") == "0.99"
     assert "--restart-dead-codes" in argv and "--latent-predictor-detach" in argv
+    assert value_of(argv, "--em-temperature") == "2"  # soft EM's codes drawn from a flatter posterior
 
 
 def test_the_command_line_offers_every_recipe():

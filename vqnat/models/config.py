@@ -66,7 +66,8 @@ class VQNATConfig(FairseqDataclass):
         default=0.999, metadata={"help": "lambda: EMA decay of the EM codebook statistics (PAPER A.4)"}
     )
     em_epsilon: float = field(default=1e-5, metadata={"help": "epsilon: Laplace smoothing of the EMA counts"})
-    em_temperature: float = field(default=1.0, metadata={"help": "temperature of the soft_em sampling softmax"})
+    em_temperature: float = field(default=1.0, metadata={
+        "help": "temperature of the soft_em sampling softmax (1: the paper; the pairs recipe: 2)"})
     dvq_slices: int = field(default=2, metadata={"help": "n_d: codebooks of a dvq bottleneck"})
     dvq_projection: bool = field(
         default=False, metadata={"help": "dvq with fixed random projections instead of slices (PAPER A.7)"}
