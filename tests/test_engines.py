@@ -287,6 +287,36 @@ def test_onnx_latent_steps_give_the_pytorch_steps_logits_through_a_beam_reorderi
             previous = model.embed_codes(logits[0].argmax(-1)) + torch.randn(6, model.args.embed_dim)
 
 
+@needs_onnx
+def test_onnx_latent_steps_give_the_pytorch_steps_logits_after_the_batch_shrinks(toy_data, vqnat_copy):
+    """A reordering that changes the batch size moves the source's cached keys/values too (beam search's,
+    which keeps it, leaves them): the remaining rows' logits are still PyTorch's."""
+    from vqnat.engines.onnx import use_onnxruntime
+    from vqnat.translate import Translator
+
+    if _is_parallel(vqnat_copy, toy_data):
+        pytest.skip("a parallel latent predictor takes no steps")
+    model = Translator(str(vqnat_copy), str(toy_data)).model
+    exported = Translator(str(vqnat_copy), str(toy_data)).model
+    use_onnxruntime(exported, vqnat_copy, "float32")
+    translator = Translator(str(vqnat_copy), str(toy_data))
+    sample = next(translator.batches(translator.split_sources("test")[:3]))["net_input"]
+    encoder_out = model.encode(sample["src_tokens"], sample["src_lengths"])
+    caches, previous = ({}, {}), torch.randn(3, model.args.embed_dim)
+    rows = torch.tensor([2, 0])  # the second sentence ends; the other two remain, in reverse order
+    with torch.no_grad():
+        for step in range(4):
+            logits = [predictor.step(previous if step else None, step, encoder_out, cache)
+                      for predictor, cache in zip((model.latent_predictor, exported.latent_predictor), caches)]
+            torch.testing.assert_close(logits[1], logits[0], atol=1e-4, rtol=1e-4)
+            if step == 1:
+                for predictor, cache in zip((model.latent_predictor, exported.latent_predictor), caches):
+                    predictor.reorder_cache(cache, rows)
+                encoder_out = model.encoder.reorder_encoder_out(encoder_out, rows)
+                logits = [logit[rows] for logit in logits]
+            previous = model.embed_codes(logits[0].argmax(-1))
+
+
 def _is_parallel(checkpoint, data) -> bool:
     from vqnat.translate import Translator
 

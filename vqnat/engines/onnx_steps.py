@@ -145,6 +145,13 @@ class OnnxStepPredictor(nn.Module):
         return logits
 
     def reorder_cache(self, incremental_state, rows: Tensor) -> None:
-        """Keep the cached steps of ``rows``, in that order (every cache tensor is batch-first)."""
+        """Keep the cached steps of ``rows``, in that order (every cache tensor is batch-first).
+
+        A reordering that keeps the batch size is taken to be beam search's, which keeps each sentence's
+        beams among its own rows, whose source keys/values are the same: then only the self-attention cache
+        moves, as fairseq's encoder-decoder attention skips its own reordering (a third of a beam step's
+        bookkeeping at batch 1)."""
         state = incremental_state["onnx"]
-        state["cache"] = [tensor.index_select(0, rows) for tensor in state["cache"]]
+        cache = state["cache"]
+        moved = self.self_count if rows.numel() == cache[0].size(0) else len(cache)
+        state["cache"] = [tensor.index_select(0, rows) for tensor in cache[:moved]] + cache[moved:]

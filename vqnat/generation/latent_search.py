@@ -64,6 +64,8 @@ def search_latents(model, encoder_out, num_latents: Tensor, beam_size: int = 1,
     hypotheses = torch.zeros(batch * beam_size, 0, dtype=torch.long, device=device)
     best_codes = torch.zeros(batch, beam_size, steps, dtype=torch.long, device=device)
     best_scores = torch.zeros(batch, beam_size, device=device)
+    first_rows = torch.arange(batch, device=device).unsqueeze(1) * beam_size  # (B, 1): each sentence's beam 0
+    last_steps = set(num_latents.tolist())  # the steps some sentence ends at: at batch 1, only the last one
     previous = None
     for step in range(steps):
         log_probs = F.log_softmax(predictor.step(previous, step, encoder_out, cache).float(), dim=-1)
@@ -71,14 +73,14 @@ def search_latents(model, encoder_out, num_latents: Tensor, beam_size: int = 1,
         scores, flat_index = candidates.topk(beam_size, dim=-1)  # (B, beam), best first
         new_codes = flat_index % num_codes
         if beam_size > 1:
-            origin = torch.div(flat_index, num_codes, rounding_mode="floor")
-            rows = (torch.arange(batch, device=device).unsqueeze(1) * beam_size + origin).view(-1)
-            hypotheses = hypotheses[rows]
+            rows = (first_rows + torch.div(flat_index, num_codes, rounding_mode="floor")).view(-1)
+            hypotheses = hypotheses.index_select(0, rows)
             predictor.reorder_cache(cache, rows)
         hypotheses = torch.cat([hypotheses, new_codes.view(-1, 1)], dim=1)
-        finished = num_latents == step + 1
-        best_codes[finished, :, : step + 1] = hypotheses.view(batch, beam_size, -1)[finished]
-        best_scores[finished] = scores[finished]
+        if step + 1 in last_steps:
+            finished = num_latents == step + 1
+            best_codes[finished, :, : step + 1] = hypotheses.view(batch, beam_size, -1)[finished]
+            best_scores[finished] = scores[finished]
         previous = model.embed_codes(new_codes.view(-1))  # (B * beam, D)
     if all_beams:
         return best_codes, best_scores
