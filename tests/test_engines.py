@@ -256,54 +256,26 @@ def test_onnx_float32_gives_the_pytorch_translations_with_every_search_setting(t
                                                                      else ["latent_start.onnx", "latent_step.onnx"]))
 
 
-@needs_onnx
-def test_onnx_latent_steps_give_the_pytorch_steps_logits_through_a_beam_reordering(toy_data, vqnat_copy):
-    """The two step graphs of an autoregressive latent predictor: each step's logits are PyTorch's, for
-    sources of different lengths in one batch, also after the cache is reordered as beam search does."""
+def _pytorch_and_onnx_step_models(checkpoint, data):
+    """The checkpoint's model in PyTorch and in ONNX Runtime (float32), and a batch of 3 test sources."""
     from vqnat.engines.onnx import use_onnxruntime
     from vqnat.translate import Translator
 
-    if _is_parallel(vqnat_copy, toy_data):
+    if _is_parallel(checkpoint, data):
         pytest.skip("a parallel latent predictor takes no steps (its one pass: the test above)")
-    model = Translator(str(vqnat_copy), str(toy_data)).model
-    exported = Translator(str(vqnat_copy), str(toy_data)).model
-    use_onnxruntime(exported, vqnat_copy, "float32")
-    translator = Translator(str(vqnat_copy), str(toy_data))
+    model = Translator(str(checkpoint), str(data)).model
+    exported = Translator(str(checkpoint), str(data)).model
+    use_onnxruntime(exported, checkpoint, "float32")
+    translator = Translator(str(checkpoint), str(data))
     sample = next(translator.batches(translator.split_sources("test")[:3]))["net_input"]
-    assert len(set(sample["src_lengths"].tolist())) > 1  # padded sources in the batch
-    encoder_out = model.encode(sample["src_tokens"], sample["src_lengths"])
-    encoder_out = model.encoder.reorder_encoder_out(encoder_out, torch.arange(3).repeat_interleave(2))  # 2 beams
-    caches, previous = ({}, {}), torch.randn(6, model.args.embed_dim)
-    with torch.no_grad():
-        for step in range(4):
-            logits = [predictor.step(previous if step else None, step, encoder_out, cache)
-                      for predictor, cache in zip((model.latent_predictor, exported.latent_predictor), caches)]
-            torch.testing.assert_close(logits[1], logits[0], atol=1e-4, rtol=1e-4)
-            if step == 1:  # per sentence, its beams from: its second twice; its first twice; its two swapped
-                rows = torch.tensor([1, 1, 2, 2, 5, 4])
-                for predictor, cache in zip((model.latent_predictor, exported.latent_predictor), caches):
-                    predictor.reorder_cache(cache, rows)
-                logits = [logit[rows] for logit in logits]
-            previous = model.embed_codes(logits[0].argmax(-1)) + torch.randn(6, model.args.embed_dim)
+    return model, exported, sample
 
 
-@needs_onnx
-def test_onnx_latent_steps_give_the_pytorch_steps_logits_after_the_batch_shrinks(toy_data, vqnat_copy):
-    """A reordering that changes the batch size moves the source's cached keys/values too (beam search's,
-    which keeps it, leaves them): the remaining rows' logits are still PyTorch's."""
-    from vqnat.engines.onnx import use_onnxruntime
-    from vqnat.translate import Translator
-
-    if _is_parallel(vqnat_copy, toy_data):
-        pytest.skip("a parallel latent predictor takes no steps")
-    model = Translator(str(vqnat_copy), str(toy_data)).model
-    exported = Translator(str(vqnat_copy), str(toy_data)).model
-    use_onnxruntime(exported, vqnat_copy, "float32")
-    translator = Translator(str(vqnat_copy), str(toy_data))
-    sample = next(translator.batches(translator.split_sources("test")[:3]))["net_input"]
-    encoder_out = model.encode(sample["src_tokens"], sample["src_lengths"])
-    caches, previous = ({}, {}), torch.randn(3, model.args.embed_dim)
-    rows = torch.tensor([2, 0])  # the second sentence ends; the other two remain, in reverse order
+def _assert_steps_agree_through_a_reordering(model, exported, encoder_out, rows: torch.Tensor, noise: float):
+    """Four steps of both predictors with equal logits; after the second, both caches keep ``rows`` (and the
+    source keeps them too where the batch size changes)."""
+    batch = encoder_out["encoder_out"][0].size(1)
+    caches, previous = ({}, {}), torch.randn(batch, model.args.embed_dim)
     with torch.no_grad():
         for step in range(4):
             logits = [predictor.step(previous if step else None, step, encoder_out, cache)
@@ -312,9 +284,33 @@ def test_onnx_latent_steps_give_the_pytorch_steps_logits_after_the_batch_shrinks
             if step == 1:
                 for predictor, cache in zip((model.latent_predictor, exported.latent_predictor), caches):
                     predictor.reorder_cache(cache, rows)
-                encoder_out = model.encoder.reorder_encoder_out(encoder_out, rows)
+                if rows.numel() != batch:
+                    encoder_out = model.encoder.reorder_encoder_out(encoder_out, rows)
                 logits = [logit[rows] for logit in logits]
             previous = model.embed_codes(logits[0].argmax(-1))
+            previous = previous + noise * torch.randn_like(previous)
+
+
+@needs_onnx
+def test_onnx_latent_steps_give_the_pytorch_steps_logits_through_a_beam_reordering(toy_data, vqnat_copy):
+    """The two step graphs of an autoregressive latent predictor: each step's logits are PyTorch's, for
+    sources of different lengths in one batch, also after the cache is reordered as beam search does."""
+    model, exported, sample = _pytorch_and_onnx_step_models(vqnat_copy, toy_data)
+    assert len(set(sample["src_lengths"].tolist())) > 1  # padded sources in the batch
+    encoder_out = model.encode(sample["src_tokens"], sample["src_lengths"])
+    encoder_out = model.encoder.reorder_encoder_out(encoder_out, torch.arange(3).repeat_interleave(2))  # 2 beams
+    # per sentence, its beams from: its second twice; its first twice; its two swapped
+    _assert_steps_agree_through_a_reordering(model, exported, encoder_out, torch.tensor([1, 1, 2, 2, 5, 4]), 1.0)
+
+
+@needs_onnx
+def test_onnx_latent_steps_give_the_pytorch_steps_logits_after_the_batch_shrinks(toy_data, vqnat_copy):
+    """A reordering that changes the batch size moves the source's cached keys/values too (beam search's,
+    which keeps it, leaves them): the remaining rows' logits are still PyTorch's."""
+    model, exported, sample = _pytorch_and_onnx_step_models(vqnat_copy, toy_data)
+    encoder_out = model.encode(sample["src_tokens"], sample["src_lengths"])
+    # the second sentence ends; the other two remain, in reverse order
+    _assert_steps_agree_through_a_reordering(model, exported, encoder_out, torch.tensor([2, 0]), 0.0)
 
 
 def _is_parallel(checkpoint, data) -> bool:
