@@ -42,6 +42,10 @@ logger = logging.getLogger("vqnat.generate")
               help="int8: int8 weights for --rescore's teacher (default float32).")
 @click.option("--length-rule", type=click.Choice(["paper", "predicted"]), default=None,
               help="How vqnat models choose the number of latents (default: the model's).")
+@click.option("--length-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="vqnat: multiply the length rule's length by this (more or fewer latents and tokens).")
+@click.option("--exact-length", is_flag=True,
+              help="vqnat: translations take exactly the (scaled) length: no EOS before it.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Sentences per batch.")
 @click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
@@ -58,7 +62,8 @@ logger = logging.getLogger("vqnat.generate")
               help="CPU threads for torch, CTranslate2 or ONNX Runtime (default: this machine's cores).")
 @click.option("--cpu", is_flag=True, help="Use the CPU even when a GPU is present.")
 def generate(data, checkpoint, subset, input_file, reference, beam, lenpen, latent_beam, latent_iterations,
-             length_beam, latent_samples, latent_temperature, rescore, rescore_engine, rescore_quantize, length_rule, batch_size, output, engine,
+             length_beam, latent_samples, latent_temperature, rescore, rescore_engine, rescore_quantize, length_rule, length_scale,
+             exact_length, batch_size, output, engine,
              quantize, threads, cpu) -> None:
     """Translate with CHECKPOINT; one detokenized hypothesis per input line, in input order."""
     from pathlib import Path
@@ -70,7 +75,8 @@ def generate(data, checkpoint, subset, input_file, reference, beam, lenpen, late
     from vqnat.translate import Translator, TranslationError
 
     options = {"lenpen": lenpen, "latent_beam": latent_beam, "length_beam": length_beam,
-               "latent_samples": latent_samples, "latent_temperature": latent_temperature}
+               "latent_samples": latent_samples, "latent_temperature": latent_temperature,
+               "length_scale": length_scale, "exact_length": exact_length}
     if length_rule:
         options["length_rule"] = length_rule
     if (rescore_engine or rescore_quantize) and not rescore:

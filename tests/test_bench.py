@@ -310,6 +310,8 @@ def test_parse_system_and_batch_sizes(teacher):
     ("x=CKPT,iterations=2", "does not apply to autoregressive models"),
     ("x=CKPT,latent-samples=4", "does not apply to autoregressive models"),
     ("x=CKPT,latent-temperature=0", "bad value '0' for latent_temperature: must be > 0"),
+    ("x=CKPT,length-scale=1.1", "does not apply to autoregressive models"),
+    ("x=CKPT,exact-length=maybe", "bad value 'maybe' for exact_length: must be true or false"),
     ("x=CKPT,engine=tensorrt", "bad value 'tensorrt' for engine"),
     ("x=CKPT,engine=onnx", "engine onnx runs vqnat models only, not ar"),
     ("x=CKPT,quantize=int4", "bad value 'int4' for quantize"),

@@ -52,3 +52,16 @@ def test_the_readme_snippet_translates_as_vqnat_generate_does(checkpoints, toy_d
     assert printed.getvalue() == "".join(f"{source}\n  vqnat:   {fast}\n  teacher: {slow}\n"
                                          for source, fast, slow in zip(sentences, nat, ar))
     assert names["nat"].translate(sentences[0]) == nat[0]  # one string in, one string out
+
+
+def test_length_options_reach_the_vqnat_generator_from_the_api_and_the_command_line(checkpoints, toy_data):
+    from vqnat.translate import Translator
+
+    generator = Translator(str(checkpoints["vqnat"]), str(toy_data), length_scale=1.5, exact_length=True).generator
+    assert (generator.length_scale, generator.exact_length) == (1.5, True)
+    default = Translator(str(checkpoints["vqnat"]), str(toy_data)).generator
+    assert (default.length_scale, default.exact_length) == (1.0, False)
+    assert generated(toy_data, checkpoints["vqnat"], ["a b c"], "--length-scale", "1.5", "--exact-length")
+    result = CliRunner().invoke(cli, ["generate", "--data", str(toy_data), "--checkpoint", str(checkpoints["vqnat"]),
+                                      "--length-scale", "0"])
+    assert result.exit_code == 2 and "--length-scale" in result.output

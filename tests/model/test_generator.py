@@ -149,3 +149,41 @@ def test_hypothesis_ends_at_the_first_eos_or_the_length_limit():
     capped = generator.hypothesis(tokens[5:], scores[5:], 3, codes, score)
     assert capped["tokens"].tolist() == [10, 11, eos] and capped["positional_scores"].tolist() == [-6, -7, 0]
     assert capped["score"] == pytest.approx(-13 / 3)
+
+
+def predicted_lengths(model, batch):
+    with torch.no_grad():
+        encoded = model.encode(batch["net_input"]["src_tokens"], batch["net_input"]["src_lengths"])
+        predicted = model.length_predictor.predict(model.length_predictor(encoded), batch["net_input"]["src_lengths"])
+    return unsort(batch, predicted.tolist())
+
+
+def test_length_scale_decodes_the_scaled_number_of_latents(model):
+    sources, batch = batch_of(model)
+    generator = VQNATGenerator(model.encoder.dictionary, length_scale=1.5)
+    hypotheses = hypotheses_in_input_order(model, generator, sources)
+    for length, hypothesis in zip(predicted_lengths(model, batch), hypotheses):
+        scaled = max(1, round(1.5 * length))
+        assert len(hypothesis["latent_codes"]) == math.ceil(scaled / 4)
+        assert len(hypothesis["tokens"]) <= scaled
+
+
+def test_exact_length_gives_every_translation_its_length_and_one_final_eos(model):
+    sources, batch = batch_of(model)
+    eos = model.encoder.dictionary.eos()
+    free = hypotheses_in_input_order(model, VQNATGenerator(model.encoder.dictionary, length_scale=2.0), sources)
+    exact = hypotheses_in_input_order(
+        model, VQNATGenerator(model.encoder.dictionary, length_scale=2.0, exact_length=True), sources)
+    lengths = [max(1, round(2.0 * length)) for length in predicted_lengths(model, batch)]
+    assert any(len(hypothesis["tokens"]) < length for hypothesis, length in zip(free, lengths))
+    for hypothesis, length in zip(exact, lengths):
+        assert len(hypothesis["tokens"]) == length
+        assert int((hypothesis["tokens"] == eos).sum()) == 1 and hypothesis["tokens"][-1] == eos
+    # the same codes: only where the translation may end changes
+    for one, other in zip(free, exact):
+        assert torch.equal(one["latent_codes"], other["latent_codes"])
+
+
+def test_a_length_scale_that_is_not_positive_is_refused():
+    with pytest.raises(ValueError, match=r"--length-scale must be > 0, got 0"):
+        VQNATGenerator(tiny_model().encoder.dictionary, length_scale=0)

@@ -42,6 +42,12 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _boolean(text: str) -> bool:
+    if text.lower() not in ("true", "false", "yes", "no", "1", "0"):
+        raise ValueError("must be true or false")
+    return text.lower() in ("true", "yes", "1")
+
+
 def _existing_file(text: str) -> str:
     if not Path(text).is_file():
         raise ValueError("no such file")
@@ -81,6 +87,8 @@ OPTIONS: Dict[str, Option] = {
     "lenpen": Option("lenpen", float, ("ar",)),
     "latent_beam": Option("latent_beam", _positive_int, ("vqnat",)),
     "length_rule": Option("length_rule", _length_rule, ("vqnat",)),
+    "length_scale": Option("length_scale", _positive_float, ("vqnat",)),
+    "exact_length": Option("exact_length", _boolean, ("vqnat",)),
     "iterations": Option("iter_decode_max_iter", _non_negative_int, ("nat",)),
     "iter_decode_max_iter": Option("iter_decode_max_iter", _non_negative_int, ("nat",)),
     "length_beam": Option({"nat": "iter_decode_with_beam", "vqnat": "length_beam"}, _positive_int, ("nat", "vqnat")),

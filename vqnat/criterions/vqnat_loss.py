@@ -4,6 +4,8 @@
         + bottleneck loss (beta * commitment, plus the codebook loss for ``vq``)
         + [t >= latent_loss_start] * w_latent * CE_latent (mean over latents not revealed by glancing; soft
           labels under soft EM)
+        + [t >= latent_loss_start] * w_latent * w_latent_tokens * CE_latent_tokens (per target token, like
+          the token loss; with --latent-token-prediction: the latent predictor's logits of each code's tokens)
         + w_length * CE_length (mean over sentences; the target-length classifier)
 
 fairseq divides the returned loss by ``sample_size`` = target tokens, so the mean terms are scaled by the
@@ -43,6 +45,10 @@ class VQNATLossConfig(FairseqDataclass):
         default=0, metadata={"help": "update from which the latent predictor's loss counts (paper: 50000)"}
     )
     latent_loss_weight: float = field(default=1.0, metadata={"help": "weight of the latent predictor's loss"})
+    latent_token_loss_weight: float = field(
+        default=1.0, metadata={"help": "weight of the latent predictor's loss on the tokens of each code it "
+                                       "predicts (a model trained with --latent-token-prediction)"}
+    )
     length_loss_weight: float = field(
         default=0.1, metadata={"help": "weight of the target-length classifier's loss (the 'predicted' length rule)"}
     )
@@ -101,7 +107,7 @@ def soft_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
 @register_criterion("vqnat_loss", dataclass=VQNATLossConfig)
 class VQNATLoss(FairseqCriterion):
     def __init__(self, task, label_smoothing: float, tf_warmup_updates: int, latent_loss_start: int,
-                 latent_loss_weight: float, length_loss_weight: float, reveal: str, glance_ratio: float,
+                 latent_loss_weight: float, latent_token_loss_weight: float, length_loss_weight: float, reveal: str, glance_ratio: float,
                  glance_ratio_end: float,
                  glance_anneal_updates: int, token_glance_ratio: float, token_glance_ratio_end: float,
                  code_mix_prob: float, code_mix_start: int, collapse_threshold: float):
@@ -122,6 +128,7 @@ class VQNATLoss(FairseqCriterion):
         self.tf_warmup_updates = tf_warmup_updates
         self.latent_loss_start = latent_loss_start
         self.latent_loss_weight = latent_loss_weight
+        self.latent_token_loss_weight = latent_token_loss_weight
         self.length_loss_weight = length_loss_weight
         self.collapse_threshold = collapse_threshold
         self.last_collapse_warning = -COLLAPSE_WARNING_INTERVAL
@@ -171,6 +178,12 @@ class VQNATLoss(FairseqCriterion):
         loss = token_loss + ntokens * (out["bottleneck_loss"]
                                        + latent_weight * latent_loss / loss_latents.clamp_min(1)
                                        + self.length_loss_weight * length_loss / nsentences)
+        latent_token_loss = None
+        if out["latent_token_logits"] is not None:
+            real = out["target"].ne(self.padding_idx)
+            latent_token_loss = F.cross_entropy(out["latent_token_logits"][real].float(), out["target"][real],
+                                                reduction="sum")
+            loss = loss + latent_weight * self.latent_token_loss_weight * latent_token_loss
         if model.training:
             self.warn_on_collapse(codes, model.bottleneck.num_codes, updates)
         stats = out["bottleneck_stats"]
@@ -195,6 +208,8 @@ class VQNATLoss(FairseqCriterion):
             "glance_ratio": glance,
             "token_glance_ratio": token_glance,
         }
+        if latent_token_loss is not None:
+            logging_output["latent_token_loss"] = latent_token_loss.data
         return loss, ntokens.data, logging_output
 
     def warn_on_collapse(self, codes: Tensor, num_codes: int, updates: int) -> None:
@@ -222,6 +237,9 @@ class VQNATLoss(FairseqCriterion):
         metrics.log_scalar("latent_loss", total("latent_loss") / max(loss_latents, 1) / math.log(2), loss_latents,
                            round=3)
         metrics.log_scalar("latent_acc", total("latent_correct") / max(nlatents, 1), nlatents, round=3)
+        if any("latent_token_loss" in log for log in logging_outputs):
+            metrics.log_scalar("latent_token_loss", total("latent_token_loss") / max(ntokens, 1) / math.log(2),
+                               ntokens, round=3)
         metrics.log_scalar("length_loss", total("length_loss") / max(nsentences, 1) / math.log(2), nsentences,
                            round=3)
         metrics.log_scalar("length_acc", total("length_correct") / max(nsentences, 1), nsentences, round=3)

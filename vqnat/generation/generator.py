@@ -33,6 +33,9 @@ class VQNATGenerator:
             ``latent_samples - 1`` drawn from its softmax at ``latent_temperature`` (noisy parallel decoding).
         rescorer: an autoregressive fairseq model (the teacher) that scores every candidate teacher-forced, or
             that teacher in another engine (``vqnat.engines.ct2.CTranslate2Scorer``).
+        length_scale: the length rule's length times this (rounded): more or fewer latents and tokens.
+        exact_length: translations take exactly the (scaled) length: EOS is not allowed before its last
+            position, instead of ending the translation at the decoder's first EOS.
 
     With ``length_beam`` or ``latent_samples`` > 1 or a ``rescorer``, every candidate (each length x each
     final latent beam or sample) is decoded in one batched decoder pass and the hypotheses come back best
@@ -43,7 +46,7 @@ class VQNATGenerator:
 
     def __init__(self, tgt_dict, length_rule: str = "predicted", latent_beam: int = 1, length_beam: int = 1,
                  rescorer=None, latent_iterations: int = 0, latent_samples: int = 1,
-                 latent_temperature: float = 1.0):
+                 latent_temperature: float = 1.0, length_scale: float = 1.0, exact_length: bool = False):
         if length_rule not in LENGTH_RULES:
             raise ValueError(f"unknown --length-rule {length_rule!r}; choose one of {', '.join(LENGTH_RULES)}")
         if latent_beam < 1:
@@ -54,6 +57,8 @@ class VQNATGenerator:
             raise ValueError(f"--latent-samples must be >= 1, got {latent_samples}")
         if latent_temperature <= 0:
             raise ValueError(f"--latent-temperature must be > 0, got {latent_temperature}")
+        if length_scale <= 0:
+            raise ValueError(f"--length-scale must be > 0, got {length_scale}")
         self.tgt_dict = tgt_dict
         self.eos, self.pad, self.bos = tgt_dict.eos(), tgt_dict.pad(), tgt_dict.bos()
         self.length_rule = length_rule
@@ -63,6 +68,8 @@ class VQNATGenerator:
         self.latent_samples = latent_samples
         self.latent_temperature = latent_temperature
         self.rescorer = rescorer
+        self.length_scale = length_scale
+        self.exact_length = exact_length
 
     @property
     def ranks_candidates(self) -> bool:
@@ -80,7 +87,8 @@ class VQNATGenerator:
         model = models[0]
         src_tokens, src_lengths = sample["net_input"]["src_tokens"], sample["net_input"]["src_lengths"]
         encoder_out = model.encode(src_tokens, src_lengths)
-        num_latents, max_lengths = decoding_lengths(self.length_rule, model, encoder_out, src_lengths)  # (B,)
+        num_latents, max_lengths = decoding_lengths(self.length_rule, model, encoder_out, src_lengths,
+                                                    self.length_scale)  # (B,)
         if not self.ranks_candidates:
             codes, code_scores = search_latents(model, encoder_out, num_latents, self.latent_beam,
                                                 iterations=self.iterations(model))
@@ -131,6 +139,9 @@ class VQNATGenerator:
         lprobs = F.log_softmax(logits.float(), dim=-1)
         lprobs[..., self.pad] = float("-inf")
         lprobs[..., self.bos] = float("-inf")
+        if self.exact_length:
+            early = torch.arange(lprobs.size(1), device=lprobs.device)[None, :] < (max_lengths[:, None] - 1)
+            lprobs[..., self.eos] = lprobs[..., self.eos].masked_fill(early, float("-inf"))
         token_scores, tokens = lprobs.max(dim=-1)  # (B, L)
         return [self.hypothesis(tokens[i], token_scores[i], int(max_lengths[i]), codes[i, : num_latents[i]],
                                 code_scores[i])

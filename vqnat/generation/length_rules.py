@@ -5,7 +5,10 @@ Decoding (``--length-rule``):
     are decoded and the translation ends at T^ tokens at the latest.
 ``paper``: the target length is fixed at 2 x the source length S (EOS included), rounded up to a multiple of
     2^n_c: 2S / 2^n_c latents (PAPER C.1).
-Either way the translation ends at the decoder's first EOS if that comes earlier.
+Either way the translation ends at the decoder's first EOS if that comes earlier, unless the length is exact
+(``--exact-length``: EOS is not allowed before it, as in Mask-Predict). ``--length-scale S`` multiplies the
+rule's length by S: a model distilled from a teacher that translates short, or whose decoder ends early,
+translates short too, and the valid split can choose S as ``teacher-decode`` chooses its length penalty.
 
 Training (``--train-padding``):
 ``paper``: the autoencoder covers roundup(max(T, 2S)) target positions, those past the target reading as
@@ -37,14 +40,18 @@ def autoencoder_lengths(padding: str, src_lengths: Tensor, compress_steps: int) 
     raise ValueError(f"unknown --train-padding {padding!r}; choose one of {', '.join(TRAIN_PADDINGS)}")
 
 
-def decoding_lengths(rule: str, model, encoder_out, src_lengths: Tensor) -> Tuple[Tensor, Tensor]:
-    """(B,) latents to generate and (B,) longest translation (tokens, EOS included) under ``rule``."""
+def decoding_lengths(rule: str, model, encoder_out, src_lengths: Tensor,
+                     scale: float = 1.0) -> Tuple[Tensor, Tensor]:
+    """(B,) latents to generate and (B,) longest translation (tokens, EOS included) under ``rule``, that length
+    times ``scale`` (rounded, at least 1)."""
     if rule == "paper":
         lengths = paper_target_lengths(src_lengths, model.compress_steps)
     elif rule == "predicted":
         lengths = model.length_predictor.predict(model.length_predictor(encoder_out), src_lengths)
     else:
         raise ValueError(f"unknown --length-rule {rule!r}; choose one of {', '.join(LENGTH_RULES)}")
+    if scale != 1.0:
+        lengths = (lengths.double() * scale).round().long().clamp_min(1)
     return latent_count(lengths, model.compress_steps), lengths
 
 

@@ -95,6 +95,13 @@ class VQNATConfig(FairseqDataclass):
                           "code it reads is replaced by the start vector (word dropout over codes), so that it leans "
                           "on the source more than on codes it will mostly get wrong when it translates; 0: off"},
     )
+    latent_token_prediction: bool = field(
+        default=False,
+        metadata={"help": "autoregressive latent predictor: in training it also predicts the 2^n_c target tokens of "
+                          "each code it predicts (from the same state, through the shared output embedding; "
+                          "--latent-token-loss-weight), so that its states keep saying which words come next, as "
+                          "the AR teacher's decoder it starts from did; generation does not use it"},
+    )
     decoder_bidirectional: bool = field(
         default=False,
         metadata={"help": "full self-attention in the parallel decoder instead of the paper's causal self-attention "

@@ -36,7 +36,11 @@ class LatentPredictor(nn.Module):
 
     def forward(self, code_vectors: Tensor, mask: Tensor, encoder_out: EncoderOut) -> Tensor:
         """Teacher-forced logits (B, N, K) of every code given the vectors (B, N, D) of all codes."""
-        return self.output_projection(self.decoder(shift_right(code_vectors), mask, encoder_out))
+        return self.output_projection(self.features(code_vectors, mask, encoder_out))
+
+    def features(self, code_vectors: Tensor, mask: Tensor, encoder_out: EncoderOut) -> Tensor:
+        """Teacher-forced states (B, N, D) from which code j is predicted (they read codes < j)."""
+        return self.decoder(shift_right(code_vectors), mask, encoder_out)
 
     def step(
         self,
@@ -61,3 +65,23 @@ class LatentPredictor(nn.Module):
     def reorder_cache(self, incremental_state: IncrementalState, rows: Tensor) -> None:
         """Keep the cached steps of ``rows`` (beam search's surviving hypotheses), in that order."""
         self.decoder.reorder_incremental_state_scripting(incremental_state, rows)
+
+
+class LatentTokenHead(nn.Module):
+    """States (B, N, D) -> (B, N * 2^n_c, D): one vector per target token a code covers, which the shared
+    output embedding turns into token logits (``--latent-token-prediction``).
+
+    Starts as copies of the state (the identity for every token), so that a predictor warm-started from the AR
+    teacher's decoder begins from the teacher's own next-token readout."""
+
+    def __init__(self, dim: int, compress_steps: int):
+        super().__init__()
+        self.tokens_per_code = 2**compress_steps
+        self.projection = nn.Linear(dim, self.tokens_per_code * dim)
+        with torch.no_grad():
+            self.projection.weight.copy_(torch.eye(dim).repeat(self.tokens_per_code, 1))
+            self.projection.bias.zero_()
+
+    def forward(self, states: Tensor) -> Tensor:
+        batch, latents, dim = states.shape
+        return self.projection(states).view(batch, latents * self.tokens_per_code, dim)

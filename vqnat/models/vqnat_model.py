@@ -24,7 +24,7 @@ from vqnat.models.config import VQNATConfig, fill_defaults
 from vqnat.models.conv_autoencoder import LatentDecompressor, TargetCompressor, latent_count
 from vqnat.models.dense_decoder import DenseTransformerDecoder, EncoderOut
 from vqnat.models.glancing import glanced_positions
-from vqnat.models.latent_predictor import LatentPredictor, drop_code_inputs, shift_right
+from vqnat.models.latent_predictor import LatentPredictor, LatentTokenHead, drop_code_inputs, shift_right
 from vqnat.models.parallel_latent_predictor import ParallelLatentPredictor, uniform_copy
 from vqnat.models.length_predictor import TargetLengthPredictor
 
@@ -66,6 +66,9 @@ def check_args(args: Namespace) -> None:
     if args.latent_input_dropout > 0 and args.latent_predictor == "parallel":
         raise ValueError("--latent-input-dropout drops the earlier codes an autoregressive latent predictor reads; "
                          "the parallel one reads none")
+    if args.latent_token_prediction and args.latent_predictor == "parallel":
+        raise ValueError("--latent-token-prediction trains the autoregressive latent predictor's states on the "
+                         "tokens of its next code; the parallel one predicts all codes at once: drop it")
     if args.max_length_offset < 0:
         raise ValueError(f"--max-length-offset must be >= 0, got {args.max_length_offset}")
 
@@ -106,6 +109,7 @@ class VQNATModel(BaseFairseqModel):
         self.latent_predictor = predictor(transformer_config(args, args.latent_layers), tgt_dict,
                                           self.bottleneck.num_codes)
         self.length_predictor = TargetLengthPredictor(dim, args.max_length_offset)
+        self.latent_token_head = LatentTokenHead(dim, args.compress) if args.latent_token_prediction else None
         self.num_updates = 0
 
     @staticmethod
@@ -159,7 +163,9 @@ class VQNATModel(BaseFairseqModel):
 
         Returns:
             dict with ``token_logits`` (B, L, V) and ``target`` (B, L) padded to the decoded length L,
-            ``latent_logits`` (B, N, K), ``codes`` (B, N) joint codes, ``soft_labels`` (B, N, K) or None,
+            ``latent_logits`` (B, N, K), ``latent_token_logits`` (B, L, V) (the latent predictor's
+            logits of each code's target tokens; None without ``--latent-token-prediction``), ``codes`` (B, N)
+            joint codes, ``soft_labels`` (B, N, K) or None,
             ``token_loss_mask`` (B, L) (target tokens the token loss covers: not the revealed ones),
             ``latent_mask`` (B, N), ``latent_loss_mask`` (B, N) (latents the latent loss covers: not the
             revealed ones), ``predicted_codes`` (B, N) (the latent predictor's choice: its first pass
@@ -175,7 +181,7 @@ class VQNATModel(BaseFairseqModel):
         codes = self.bottleneck.join_codes(bottleneck.codes)
         code_vectors = quantized.detach() if self.args.latent_predictor_detach else quantized
         revealed = torch.zeros_like(latent_mask)
-        predicted = None
+        predicted = latent_token_logits = None
         if self.parallel and self.training and reveal == "uniform":
             inputs, revealed = self.latent_predictor.reveal_uniformly(uniform_copy(encoder_out, latent_mask),
                                                                      code_vectors, latent_mask)
@@ -187,7 +193,12 @@ class VQNATModel(BaseFairseqModel):
         else:
             if self.training and self.args.latent_input_dropout > 0:
                 code_vectors = drop_code_inputs(code_vectors, self.args.latent_input_dropout)
-            latent_logits = self.latent_logits(code_vectors, latent_mask, encoder_out)
+            if self.latent_token_head is not None:
+                latent_states = self.latent_predictor.features(code_vectors, latent_mask, encoder_out)
+                latent_logits = self.latent_predictor.output_projection(latent_states)
+                latent_token_logits = F.linear(self.latent_token_head(latent_states), self.embed_tokens.weight)
+            else:
+                latent_logits = self.latent_logits(code_vectors, latent_mask, encoder_out)
         if predicted is None:
             predicted = latent_logits.detach().argmax(-1)
         decoder_vectors = quantized
@@ -207,6 +218,7 @@ class VQNATModel(BaseFairseqModel):
             "target": target,
             "token_loss_mask": target.ne(self.pad) & ~revealed_tokens,
             "latent_logits": latent_logits,
+            "latent_token_logits": latent_token_logits,
             "codes": codes,
             "soft_labels": bottleneck.soft_labels,
             "latent_mask": latent_mask,

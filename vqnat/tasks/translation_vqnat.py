@@ -30,6 +30,16 @@ class TranslationVQNATConfig(TranslationConfig):
                           "target-length classifier (T^, ceil(T^ / 2^n_c) latents), or 'paper': 2 x source length "
                           "rounded up to 2^n_c (PAPER C.1). The output ends at its first EOS or at that length"},
     )
+    length_scale: float = field(
+        default=1.0,
+        metadata={"help": "multiply the length rule's length by this (rounded; more or fewer latents and tokens): "
+                          "a model that translates short can be given longer translations, chosen on valid"},
+    )
+    exact_length: bool = field(
+        default=False,
+        metadata={"help": "translations take exactly the length rule's (scaled) length: the decoder's EOS is not "
+                          "allowed before it (Mask-Predict's convention) instead of ending the translation early"},
+    )
     train_padding: ChoiceEnum(TRAIN_PADDINGS) = field(
         default="paper",
         metadata={"help": "target positions the autoencoder covers in training: 'paper' pads each target to "
@@ -157,6 +167,8 @@ class TranslationVQNATTask(TranslationTask):
                                   latent_samples=getattr(args, "latent_samples", None) or self.cfg.latent_samples,
                                   latent_temperature=(getattr(args, "latent_temperature", None)
                                                       or self.cfg.latent_temperature),
+                                  length_scale=getattr(args, "length_scale", None) or self.cfg.length_scale,
+                                  exact_length=bool(getattr(args, "exact_length", None) or self.cfg.exact_length),
                                   rescorer=self.load_rescorer(
                                       rescore, device, getattr(args, "rescore_engine", None) or self.cfg.rescore_engine,
                                       getattr(args, "rescore_quantize", None) or self.cfg.rescore_quantize)
