@@ -54,14 +54,26 @@ def test_the_readme_snippet_translates_as_vqnat_generate_does(checkpoints, toy_d
     assert names["nat"].translate(sentences[0]) == nat[0]  # one string in, one string out
 
 
-def test_length_options_reach_the_vqnat_generator_from_the_api_and_the_command_line(checkpoints, toy_data):
+def test_length_options_reach_the_vqnat_generator_from_the_api_and_the_command_line(checkpoints, toy_data,
+                                                                                   monkeypatch):
+    from vqnat.generation.generator import VQNATGenerator
     from vqnat.translate import Translator
 
     generator = Translator(str(checkpoints["vqnat"]), str(toy_data), length_scale=1.5, exact_length=True).generator
     assert (generator.length_scale, generator.exact_length) == (1.5, True)
     default = Translator(str(checkpoints["vqnat"]), str(toy_data)).generator
     assert (default.length_scale, default.exact_length) == (1.0, False)
-    assert generated(toy_data, checkpoints["vqnat"], ["a b c"], "--length-scale", "1.5", "--exact-length")
+
+    built = []
+    original_init = VQNATGenerator.__init__
+
+    def recording_init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        built.append((self.length_scale, self.exact_length))
+
+    monkeypatch.setattr(VQNATGenerator, "__init__", recording_init)
+    assert len(generated(toy_data, checkpoints["vqnat"], ["a b c"], "--length-scale", "1.5", "--exact-length")) == 1
+    assert built == [(1.5, True)]
     result = CliRunner().invoke(cli, ["generate", "--data", str(toy_data), "--checkpoint", str(checkpoints["vqnat"]),
                                       "--length-scale", "0"])
     assert result.exit_code == 2 and "--length-scale" in result.output
