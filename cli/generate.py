@@ -42,10 +42,11 @@ logger = logging.getLogger("vqnat.generate")
               help="int8: int8 weights for --rescore's teacher (default float32).")
 @click.option("--length-rule", type=click.Choice(["paper", "predicted"]), default=None,
               help="How vqnat models choose the number of latents (default: the model's).")
-@click.option("--length-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
-              help="vqnat: multiply the length rule's length by this (more or fewer latents and tokens).")
-@click.option("--exact-length", is_flag=True,
-              help="vqnat: translations take exactly the (scaled) length: no EOS before it.")
+@click.option("--length-scale", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="vqnat: multiply the length rule's length by this (more or fewer latents and tokens); default: "
+                   "the model's (1, or what `vqnat choose-length` recorded in the checkpoint).")
+@click.option("--exact-length/--no-exact-length", default=None,
+              help="vqnat: translations take exactly the (scaled) length: no EOS before it; default: the model's.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Sentences per batch.")
 @click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
@@ -75,8 +76,10 @@ def generate(data, checkpoint, subset, input_file, reference, beam, lenpen, late
     from vqnat.translate import Translator, TranslationError
 
     options = {"lenpen": lenpen, "latent_beam": latent_beam, "length_beam": length_beam,
-               "latent_samples": latent_samples, "latent_temperature": latent_temperature,
-               "length_scale": length_scale, "exact_length": exact_length}
+               "latent_samples": latent_samples, "latent_temperature": latent_temperature}
+    for name, value in (("length_scale", length_scale), ("exact_length", exact_length)):
+        if value is not None:  # else the model's own
+            options[name] = value
     if length_rule:
         options["length_rule"] = length_rule
     if (rescore_engine or rescore_quantize) and not rescore:

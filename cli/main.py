@@ -14,6 +14,7 @@ from vqnat_cli.bench import bench
 from vqnat_cli.image import image
 from vqnat_cli.curves import curves
 from vqnat_cli.average import average
+from vqnat_cli.choose_length import choose_length
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,5 +26,5 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     ctx.with_resource(fairseq_noise_dropped())
 
 
-for command in (preprocess, teacher_decode, train, average, generate, bench, curves, image, demo):
+for command in (preprocess, teacher_decode, train, average, choose_length, generate, bench, curves, image, demo):
     cli.add_command(command)

@@ -1,21 +1,7 @@
 """``vqnat teacher-decode``: distil a split with an AR teacher into a new data directory (resumable)."""
 import click
 
-
-class LenpenList(click.ParamType):
-    """One length penalty or several, comma-separated."""
-
-    name = "FLOAT[,FLOAT...]"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, list):
-            return value
-        from vqnat.lenpen_choice import parse_lenpens
-
-        try:
-            return parse_lenpens(str(value))
-        except ValueError as error:
-            self.fail(str(error), param, ctx)
+from vqnat_cli.number_list import NumberList
 
 
 @click.command(name="teacher-decode")
@@ -27,7 +13,7 @@ class LenpenList(click.ParamType):
               help="Distilled data directory to write (or to resume).")
 @click.option("--subset", default="train", show_default=True, help="Split to re-translate.")
 @click.option("--beam", type=click.IntRange(min=1), default=4, show_default=True, help="Teacher beam size.")
-@click.option("--lenpen", type=LenpenList(), default="1.0", show_default=True,
+@click.option("--lenpen", type=NumberList("penalty"), default="1.0", show_default=True,
               help="The teacher's length penalty, or several separated by commas (e.g. 1.0,1.5,2.0,3.0): each "
                    "translates the valid split and the one whose translations score best distils (recorded in "
                    "DESTDIR/lenpen_choice.json).")

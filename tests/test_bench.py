@@ -95,6 +95,8 @@ def test_bench_writes_table_json_and_png(bench_run):
         assert [entry["batch_size"] for entry in system["throughput"]] == [1, 4]
         assert system["memory"]["peak_rss_mb"] >= system["memory"]["baseline_rss_mb"] > 0
         assert system["training_updates"] == {"own": 40, "warm_start": None}
+        assert system["decoding_length"] is None
+    assert "Decoding length" not in table
 
     png = (out / "bench.png").read_bytes()
     assert png[:8] == PNG_SIGNATURE and png[12:16] == b"IHDR"
@@ -203,6 +205,17 @@ def test_speedups_are_computed_from_the_stored_medians(bench_run):
 
 def row(name, kind, median, beam=None, bleu=20.0):
     return {"name": name, "kind": kind, "beam": beam, "latency_ms": {"median": median}, "bleu": bleu}
+
+
+def test_the_notes_say_at_which_length_each_vqnat_row_decoded():
+    from vqnat.bench.report import _length_notes
+
+    report = {"systems": [{"name": "ar", "decoding_length": None},
+                          {"name": "chosen", "decoding_length": {"scale": 1.1, "exact": True}},
+                          {"name": "plain", "decoding_length": {"scale": 1.0, "exact": False}}]}
+    assert _length_notes(report) == ["- Decoding length (vqnat rows, times the predicted length; exact: no EOS "
+                                     "before it): chosen: 1.1x, exact; plain: 1x."]
+    assert _length_notes({"systems": [{"name": "ar", "decoding_length": None}]}) == []
 
 
 def test_add_comparisons_uses_first_ar_beam_and_greedy_rows():
@@ -360,6 +373,7 @@ def test_vqnat_steps_are_one_latent_predictor_pass_per_latent_plus_one_decoder_p
     checkpoint = train_tiny(bench_data, tmp_path / "vqnat", "vqnat", "--recipe", "paper", updates="10")
     result = measure_in_process(bench_data, checkpoint)
     assert result["kind"] == "vqnat"
+    assert result["decoding_length"] == {"scale": 1.0, "exact": False}
     latents = latents_decoded(bench_data, checkpoint)
     assert min(latents) >= 1
     assert result["steps"]["per_sentence"] == [count + 1 for count in latents]

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from vqnat.lenpen_choice import choose_lenpen, parse_lenpens, write_choice
+from vqnat.lenpen_choice import choose_lenpen, write_choice
+from vqnat.number_list import parse_number_list
 
 SHA = "a" * 64
 
@@ -53,9 +54,9 @@ def test_another_teacher_or_other_candidates_choose_again(tmp_path, sha, candida
 
 
 def test_lists_parse_and_bad_ones_are_refused_in_one_line():
-    assert parse_lenpens("2") == [2.0]
-    assert parse_lenpens("1.0, 1.5,2") == [1.0, 1.5, 2.0]
+    assert parse_number_list("2", "penalty") == [2.0]
+    assert parse_number_list("1.0, 1.5,2", "penalty") == [1.0, 1.5, 2.0]
     with pytest.raises(ValueError, match="'x' is not a number"):
-        parse_lenpens("1.0,x")
+        parse_number_list("1.0,x", "penalty")
     with pytest.raises(ValueError, match="names a penalty twice"):
-        parse_lenpens("1,1.0")
+        parse_number_list("1,1.0", "penalty")

@@ -10,27 +10,13 @@ The choice is recorded in the destination, so a resumed run does not decode vali
 import json
 import logging
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, Sequence, Tuple
 
 from vqnat.atomic import atomic_write_text
 
 logger = logging.getLogger("vqnat.distill")
 
 CHOICE_FILE = "lenpen_choice.json"
-
-
-def parse_lenpens(text: str) -> List[float]:
-    """``"1.0,1.5,2.0"`` -> [1.0, 1.5, 2.0]: one penalty or several, distinct, comma-separated."""
-    values = []
-    for item in text.split(","):
-        try:
-            values.append(float(item))
-        except ValueError:
-            raise ValueError(f"{item.strip()!r} is not a number (one penalty, or several separated by commas)") \
-                from None
-    if len(set(values)) != len(values):
-        raise ValueError(f"{text!r} names a penalty twice")
-    return values
 
 
 def recorded_choice(record: Path, checkpoint_sha256: str, candidates: Sequence[float]) -> Dict:

@@ -67,6 +67,9 @@ $VQNAT train vqnat "$WORK/distilled" --save-dir "$WORK/vqnat" --preset "$PRESET"
 # the mean of the last 5 checkpoints (one every 200 updates with the small preset): BENCHMARKS.md measures it
 $VQNAT average "$WORK/vqnat" --last 5
 MODEL="$WORK/vqnat/checkpoint_average.pt"
+# the decoding length it translates valid best with (1.0-1.2x the predicted one, exact or not), recorded in
+# the checkpoint: generate and bench below decode with it
+$VQNAT choose-length --data "$WORK/data" --checkpoint "$MODEL"
 
 # ---- 5. test translations with sacreBLEU -------------------------------------------------------------------
 $VQNAT generate --data "$WORK/data" --checkpoint "$TEACHER" --beam "$BEAM" --output "$WORK/test.teacher.$TGT"

@@ -13,7 +13,7 @@ from vqnat.criterions.vqnat_loss import VQNATLoss, soft_cross_entropy
 
 def make_criterion(model, train_padding="none", **overrides):
     options = dict(label_smoothing=0.0, tf_warmup_updates=0, latent_loss_start=0, latent_loss_weight=1.0,
-                   latent_token_loss_weight=1.0,
+                   latent_token_loss_weight=1.0, prior_matching_weight=0.0,
                    length_loss_weight=0.1, reveal="glance", glance_ratio=0.0, glance_ratio_end=-1.0, glance_anneal_updates=0,
                    token_glance_ratio=0.0, token_glance_ratio_end=-1.0,
                    code_mix_prob=0.0, code_mix_start=0, collapse_threshold=0.1)

@@ -212,6 +212,8 @@ def measure_system(spec: SystemSpec, data: str, subset: str, batch_sizes: Sequen
         "engine": spec.engine, "quantize": spec.quantize,
         "options": spec.options, "generation": dict(translator.generation),
         "beam": int(translator.generation.get("beam", 1)) if kind == "ar" else None,
+        "decoding_length": ({"scale": float(translator.generator.length_scale),
+                             "exact": bool(translator.generator.exact_length)} if kind == "vqnat" else None),
         "sentences": len(sources),
         **bleu_scores(hypotheses, references, translator.target_lang),
         "latency_ms": summarize_ms(single["seconds"]),

@@ -86,6 +86,16 @@ def _latent_accuracies(report: Dict) -> str:
     return f" (latent predictor's next-code accuracy on them: {', '.join(accuracies)})" if accuracies else ""
 
 
+def _length_notes(report: Dict) -> List[str]:
+    """The length each vqnat row decoded at: its own option, or the one `vqnat choose-length` recorded."""
+    rows = [system for system in report["systems"] if system.get("decoding_length")]
+    if not rows:
+        return []
+    lengths = "; ".join(f"{system['name']}: {system['decoding_length']['scale']:g}x"
+                        + (", exact" if system["decoding_length"]["exact"] else "") for system in rows)
+    return [f"- Decoding length (vqnat rows, times the predicted length; exact: no EOS before it): {lengths}."]
+
+
 def _engine_notes(report: Dict) -> List[str]:
     """How rows with another engine or int8 weights ran (nothing when every row is PyTorch fp32)."""
     notes = []
@@ -145,6 +155,7 @@ def render_notes(report: Dict) -> List[str]:
         "refinement pass) "
         "and in the rest of generation (search, length prediction, hypotheses); "
         "the four add up to the mean latency.",
+        *_length_notes(report),
         *_engine_notes(report),
         "- Throughput: target tokens exclude EOS; warm-up batch excluded.",
         ("- Peak GPU MB: torch.cuda.max_memory_allocated in the system's own process."

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vqnat.bottleneck.distances import DEFAULT_CHUNK_SIZE, nearest_codes
+from vqnat.bottleneck.distances import DEFAULT_CHUNK_SIZE, nearest_codes, squared_distances
 from vqnat.bottleneck.distributed import all_gather_rows, all_reduce_sum_, broadcast_
 from vqnat.bottleneck.ema import code_statistics, debias_factor, ema_update_
 from vqnat.bottleneck.kmeans import kmeans
@@ -132,6 +132,16 @@ class CodebookQuantizer(Fp32StateModule):
     def soft_labels(self, codes: Tensor) -> Optional[Tensor]:
         """(N, K) soft targets for the latent predictor, or None (only soft EM has them)."""
         return None
+
+    def log_posterior(self, x: Tensor) -> Tensor:
+        """log q(k | x) = log softmax(-||x - e_k||^2 / T) over the codebook, (N, D) -> (N, K), differentiable in
+        x only (the codebook is the EM's, not the gradient's). T is soft EM's temperature, 1 for the others.
+        One codebook only: the joint posterior of DVQ's slices is not this softmax."""
+        if self.groups != 1:
+            raise ValueError("the code posterior is defined for one codebook (--bottleneck ema, soft_em or vq), "
+                             f"not {self.groups} slices")
+        distances = squared_distances(x.unsqueeze(0), self.grouped_codebook().detach())[0]  # (N, K)
+        return F.log_softmax(-distances / getattr(self, "temperature", 1.0), dim=-1)
 
     def code_usage(self, counts: Tensor, codes: Tensor, valid: Tensor) -> Tensor:
         """(K,) per-code counts of this call for the logged statistics."""

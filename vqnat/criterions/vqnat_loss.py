@@ -7,6 +7,10 @@
         + [t >= latent_loss_start] * w_latent * w_latent_tokens * CE_latent_tokens (per target token, like
           the token loss; with --latent-token-prediction: the latent predictor's logits of each code's tokens)
         + w_length * CE_length (mean over sentences; the target-length classifier)
+        + [t >= latent_loss_start] * w_prior * KL(q(z | y) || p(z | x)) (mean over latents; with
+          --prior-matching-weight: the ELBO's prior term, q the codebook's posterior softmax(-d / T) of the
+          compressor's vectors, p the latent predictor's teacher-forced distribution, held fixed: it trains the
+          compressor towards codes the source predicts)
 
 fairseq divides the returned loss by ``sample_size`` = target tokens, so the mean terms are scaled by the
 token count here to keep the paper's per-term means.
@@ -48,6 +52,12 @@ class VQNATLossConfig(FairseqDataclass):
     latent_token_loss_weight: float = field(
         default=1.0, metadata={"help": "weight of the latent predictor's loss on the tokens of each code it "
                                        "predicts (a model trained with --latent-token-prediction)"}
+    )
+    prior_matching_weight: float = field(
+        default=0.0,
+        metadata={"help": "weight of KL(q(z | y) || p(z | x)) per latent: the compressor's code posterior pulled "
+                          "towards the latent predictor's (held fixed), so that the codes are ones the source "
+                          "predicts; the ELBO's prior term, which the paper's objective leaves out. 0: off"},
     )
     length_loss_weight: float = field(
         default=0.1, metadata={"help": "weight of the target-length classifier's loss (the 'predicted' length rule)"}
@@ -107,7 +117,8 @@ def soft_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
 @register_criterion("vqnat_loss", dataclass=VQNATLossConfig)
 class VQNATLoss(FairseqCriterion):
     def __init__(self, task, label_smoothing: float, tf_warmup_updates: int, latent_loss_start: int,
-                 latent_loss_weight: float, latent_token_loss_weight: float, length_loss_weight: float, reveal: str, glance_ratio: float,
+                 latent_loss_weight: float, latent_token_loss_weight: float, prior_matching_weight: float,
+                 length_loss_weight: float, reveal: str, glance_ratio: float,
                  glance_ratio_end: float,
                  glance_anneal_updates: int, token_glance_ratio: float, token_glance_ratio_end: float,
                  code_mix_prob: float, code_mix_start: int, collapse_threshold: float):
@@ -116,6 +127,8 @@ class VQNATLoss(FairseqCriterion):
                             ("--code-mix-prob", code_mix_prob)):
             if not 0 <= value <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
+        if prior_matching_weight < 0:
+            raise ValueError(f"--prior-matching-weight must be >= 0, got {prior_matching_weight}")
         self.reveal = reveal
         self.glance_ratio = glance_ratio
         self.glance_ratio_end = glance_ratio if glance_ratio_end < 0 else glance_ratio_end
@@ -129,6 +142,7 @@ class VQNATLoss(FairseqCriterion):
         self.latent_loss_start = latent_loss_start
         self.latent_loss_weight = latent_loss_weight
         self.latent_token_loss_weight = latent_token_loss_weight
+        self.prior_matching_weight = prior_matching_weight
         self.length_loss_weight = length_loss_weight
         self.collapse_threshold = collapse_threshold
         self.last_collapse_warning = -COLLAPSE_WARNING_INTERVAL
@@ -184,6 +198,10 @@ class VQNATLoss(FairseqCriterion):
             latent_token_loss = F.cross_entropy(out["latent_token_logits"][real].float(), out["target"][real],
                                                 reduction="sum")
             loss = loss + latent_weight * self.latent_token_loss_weight * latent_token_loss
+        prior_kl = None
+        if self.prior_matching_weight > 0:
+            prior_kl = self.prior_kl(model, out)
+            loss = loss + ntokens * latent_weight * self.prior_matching_weight * prior_kl / nlatents.clamp_min(1)
         if model.training:
             self.warn_on_collapse(codes, model.bottleneck.num_codes, updates)
         stats = out["bottleneck_stats"]
@@ -210,7 +228,19 @@ class VQNATLoss(FairseqCriterion):
         }
         if latent_token_loss is not None:
             logging_output["latent_token_loss"] = latent_token_loss.data
+        if prior_kl is not None:
+            logging_output["prior_kl"] = prior_kl.data
         return loss, ntokens.data, logging_output
+
+    @staticmethod
+    def prior_kl(model, out: Dict[str, Any]) -> Tensor:
+        """sum over latents of KL(q(z | y) || p(z | x)): gradient into the compressor only."""
+        if not hasattr(model.bottleneck, "log_posterior"):
+            raise ValueError("--prior-matching-weight needs a codebook posterior: --bottleneck ema, soft_em or vq")
+        mask = out["latent_mask"]
+        log_q = model.bottleneck.log_posterior(out["code_inputs"][mask])  # (n, K)
+        log_p = F.log_softmax(out["latent_logits"][mask].detach().float(), dim=-1)
+        return (log_q.exp() * (log_q - log_p)).sum()
 
     def warn_on_collapse(self, codes: Tensor, num_codes: int, updates: int) -> None:
         """Log a warning (at most every ``COLLAPSE_WARNING_INTERVAL`` updates) when few codes are in use."""
@@ -237,6 +267,8 @@ class VQNATLoss(FairseqCriterion):
         metrics.log_scalar("latent_loss", total("latent_loss") / max(loss_latents, 1) / math.log(2), loss_latents,
                            round=3)
         metrics.log_scalar("latent_acc", total("latent_correct") / max(nlatents, 1), nlatents, round=3)
+        if any("prior_kl" in log for log in logging_outputs):
+            metrics.log_scalar("prior_kl", total("prior_kl") / max(nlatents, 1) / math.log(2), nlatents, round=3)
         if any("latent_token_loss" in log for log in logging_outputs):
             metrics.log_scalar("latent_token_loss", total("latent_token_loss") / max(ntokens, 1) / math.log(2),
                                ntokens, round=3)

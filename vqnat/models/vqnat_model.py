@@ -165,7 +165,8 @@ class VQNATModel(BaseFairseqModel):
             dict with ``token_logits`` (B, L, V) and ``target`` (B, L) padded to the decoded length L,
             ``latent_logits`` (B, N, K), ``latent_token_logits`` (B, L, V) (the latent predictor's
             logits of each code's target tokens; None without ``--latent-token-prediction``), ``codes`` (B, N)
-            joint codes, ``soft_labels`` (B, N, K) or None,
+            joint codes, ``soft_labels`` (B, N, K) or None, ``code_inputs`` (B, N, code dim) (the compressor's
+            vectors the bottleneck quantizes),
             ``token_loss_mask`` (B, L) (target tokens the token loss covers: not the revealed ones),
             ``latent_mask`` (B, N), ``latent_loss_mask`` (B, N) (latents the latent loss covers: not the
             revealed ones), ``predicted_codes`` (B, N) (the latent predictor's choice: its first pass
@@ -177,7 +178,9 @@ class VQNATModel(BaseFairseqModel):
             raise ValueError("the vqnat model autoencodes the target in training; translate with its generator")
         encoder_out = self.encode(src_tokens, src_lengths)
         target_lengths = target.ne(self.pad).sum(1)
-        target, bottleneck, quantized, latent_mask = self.quantize_target(target, autoencoder_lengths)
+        target, code_inputs, latent_mask = self.compress_target(target, autoencoder_lengths)
+        bottleneck = self.bottleneck(code_inputs, mask=latent_mask)
+        quantized = self.code_expansion(bottleneck.quantized)
         codes = self.bottleneck.join_codes(bottleneck.codes)
         code_vectors = quantized.detach() if self.args.latent_predictor_detach else quantized
         revealed = torch.zeros_like(latent_mask)
@@ -221,6 +224,7 @@ class VQNATModel(BaseFairseqModel):
             "latent_token_logits": latent_token_logits,
             "codes": codes,
             "soft_labels": bottleneck.soft_labels,
+            "code_inputs": code_inputs,
             "latent_mask": latent_mask,
             "latent_loss_mask": latent_mask & ~revealed,
             "predicted_codes": predicted,
@@ -235,16 +239,22 @@ class VQNATModel(BaseFairseqModel):
         """Whether the latent predictor predicts all codes in one pass (and the decoder reads the copied source)."""
         return self.args.latent_predictor == "parallel"
 
-    def quantize_target(self, target: Tensor, autoencoder_lengths: Optional[Tensor] = None):
-        """Compress and quantize ``target`` (B, T): (target padded to (B, L), bottleneck output, its vectors
-        (B, N, D) in the model width, latent mask (B, N)); ``autoencoder_lengths`` as in ``forward``."""
+    def compress_target(self, target: Tensor, autoencoder_lengths: Optional[Tensor] = None):
+        """Compress ``target`` (B, T): (target padded to (B, L), the bottleneck's inputs (B, N, code dim), latent
+        mask (B, N)); ``autoencoder_lengths`` as in ``forward``."""
         target_lengths = target.ne(self.pad).sum(1)
         covered = target_lengths if autoencoder_lengths is None else torch.maximum(autoencoder_lengths, target_lengths)
         width = int(latent_count(covered, self.compress_steps).max()) * 2**self.compress_steps
         target = F.pad(target, (0, width - target.size(1)), value=self.pad)  # (B, L)
         covered_mask = torch.arange(width, device=target.device)[None, :] < covered[:, None]  # (B, L)
         latents, latent_mask = self.compressor(self.embed_scale * self.embed_tokens(target), covered_mask)
-        bottleneck = self.bottleneck(self.code_projection(latents), mask=latent_mask)  # (B, N, code dim)
+        return target, self.code_projection(latents), latent_mask
+
+    def quantize_target(self, target: Tensor, autoencoder_lengths: Optional[Tensor] = None):
+        """Compress and quantize ``target`` (B, T): (target padded to (B, L), bottleneck output, its vectors
+        (B, N, D) in the model width, latent mask (B, N)); ``autoencoder_lengths`` as in ``forward``."""
+        target, code_inputs, latent_mask = self.compress_target(target, autoencoder_lengths)
+        bottleneck = self.bottleneck(code_inputs, mask=latent_mask)  # (B, N, code dim)
         return target, bottleneck, self.code_expansion(bottleneck.quantized), latent_mask
 
     def teacher_force(self, decoder_input: Tensor, target: Tensor, prob: float) -> Tensor:

@@ -151,6 +151,12 @@ class TranslationVQNATTask(TranslationTask):
             self.rescorers[key] = teacher
         return self.rescorers[key]
 
+    def given_or_own(self, args, name: str):
+        """The generation config's value when it sets one (even False), else the task's: the checkpoint's own
+        (``vqnat choose-length`` records the length it decodes best with there) or the command line's."""
+        value = getattr(args, name, None)
+        return getattr(self.cfg, name) if value is None else value
+
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None,
                         prefix_allowed_tokens_fn=None):
         if models and all(isinstance(model, VQNATModel) for model in models):
@@ -167,8 +173,8 @@ class TranslationVQNATTask(TranslationTask):
                                   latent_samples=getattr(args, "latent_samples", None) or self.cfg.latent_samples,
                                   latent_temperature=(getattr(args, "latent_temperature", None)
                                                       or self.cfg.latent_temperature),
-                                  length_scale=getattr(args, "length_scale", None) or self.cfg.length_scale,
-                                  exact_length=bool(getattr(args, "exact_length", None) or self.cfg.exact_length),
+                                  length_scale=self.given_or_own(args, "length_scale"),
+                                  exact_length=bool(self.given_or_own(args, "exact_length")),
                                   rescorer=self.load_rescorer(
                                       rescore, device, getattr(args, "rescore_engine", None) or self.cfg.rescore_engine,
                                       getattr(args, "rescore_quantize", None) or self.cfg.rescore_quantize)

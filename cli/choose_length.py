@@ -1,0 +1,59 @@
+"""``vqnat choose-length``: the decoding length a vqnat model translates best with, chosen on valid."""
+import click
+
+from vqnat_cli.number_list import NumberList
+
+
+@click.command(name="choose-length")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Data directory from `vqnat preprocess` (its valid split and references).")
+@click.option("--checkpoint", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The vqnat checkpoint; the choice is written into it.")
+@click.option("--scales", type=NumberList("scale"), default="1.0,1.05,1.1,1.15,1.2", show_default=True,
+              help="Length scales to try, each with and without --exact-length.")
+@click.option("--subset", default="valid", show_default=True, help="Split the choice is made on.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Sentences per batch.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads for torch (default: this machine's cores).")
+@click.option("--cpu", is_flag=True, help="Use the CPU even when a GPU is present.")
+def choose_length(data, checkpoint, scales, subset, batch_size, threads, cpu) -> None:
+    """Decode SUBSET with every length scale, with and without an exact length, and record the best in CHECKPOINT.
+
+    `vqnat generate`, `vqnat bench` and the Python API then decode with it unless given --length-scale or
+    --[no-]exact-length. Rerun with the same candidates, it decodes nothing."""
+    from pathlib import Path
+
+    from vqnat.generation.length_choice import (LengthChoiceError, candidates_of, choose_length as choose,
+                                                describe, read_checkpoint, recorded_choice, write_choice)
+    from vqnat.scoring import read_references, sacrebleu_score
+    from vqnat.threads import set_torch_threads, threads_per_process
+    from vqnat.translate import Translator, TranslationError
+
+    path = Path(checkpoint)
+    try:
+        candidates = candidates_of(scales)
+        state = read_checkpoint(path)
+    except LengthChoiceError as error:
+        raise click.ClickException(str(error))
+    choice = recorded_choice(state, candidates, subset)
+    if not choice:
+        set_torch_threads(threads or threads_per_process())
+        try:
+            translator = Translator(str(path), data, batch_size=batch_size, cpu=cpu)
+            sources = translator.split_sources(subset)
+            references = read_references(translator.raw_references(subset), len(sources))
+        except (TranslationError, FileNotFoundError, KeyError, ValueError) as error:
+            raise click.ClickException(str(error))
+
+        def score(candidate):
+            scale, exact = candidate
+            generator = translator.build_generator(length_scale=scale, exact_length=exact)
+            hypotheses = [translator.detokenize(tokens) for tokens in translator.generate(sources, generator)]
+            return sacrebleu_score(hypotheses, references)
+
+        choice = choose(score, candidates, subset)
+        write_choice(path, state, choice)
+    for candidate, bleu in zip(choice["candidates"], choice["bleu"]):
+        click.echo(f"{subset} BLEU = {bleu:.2f} with {describe(tuple(candidate))}")
+    click.echo(f"{path} decodes with {describe(tuple(choice['chosen']))} ({choice['signature']})")

@@ -1,0 +1,91 @@
+"""A vqnat model's decoding length, chosen on the valid split and recorded in its checkpoint.
+
+A latent model trained on distilled targets translates short (BENCHMARKS.md, "Translations as long as the
+references": 0.82x the references' length on the Bible), and decoding at a scaled length, EOS held back to
+its end, gains about a BLEU point. How much longer pays depends on the model and the corpus, so the scale
+(and whether the length is exact) is chosen per model on valid, as the teacher's length penalty is
+(``vqnat/lenpen_choice.py``), and written into the checkpoint's task settings: ``vqnat generate``, ``vqnat
+bench``, the Python API and every engine then decode with it unless told otherwise. The scores travel with
+the choice, so a rerun with the same candidates decodes nothing.
+"""
+import io
+import logging
+from pathlib import Path
+from typing import Callable, Dict, List, Sequence, Tuple
+
+from vqnat.atomic import atomic_write_bytes
+from vqnat.safe_load import CheckpointLoadError, load_checkpoint_state
+
+logger = logging.getLogger("vqnat.length_choice")
+
+#: The scales tried by default: from the rule's own length to a fifth longer.
+DEFAULT_SCALES = (1.0, 1.05, 1.1, 1.15, 1.2)
+#: Where the scores are kept in the checkpoint (fairseq keeps its own training state there too).
+RECORD_KEY = "length_choice"
+
+Candidate = Tuple[float, bool]  # (length scale, exact length)
+
+
+class LengthChoiceError(ValueError):
+    """A checkpoint whose length cannot be chosen; the message is one line naming the file."""
+
+
+def candidates_of(scales: Sequence[float]) -> List[Candidate]:
+    """Each scale as the translation's longest length and as its exact length; the rule's own first."""
+    if any(scale <= 0 for scale in scales):
+        raise LengthChoiceError(f"--scales must be > 0, got {', '.join(str(scale) for scale in scales)}")
+    return [(float(scale), exact) for scale in scales for exact in (False, True)]
+
+
+def describe(candidate: Candidate) -> str:
+    scale, exact = candidate
+    return f"--length-scale {scale:g}" + (" --exact-length" if exact else "")
+
+
+def read_checkpoint(path: Path) -> Dict:
+    """The checkpoint's state; refused in one line unless it is a vqnat model's."""
+    try:
+        state = load_checkpoint_state(path)
+    except CheckpointLoadError as error:
+        raise LengthChoiceError(str(error)) from None
+    task = ((state.get("cfg") or {}).get("task") or {}) if isinstance(state, dict) else {}
+    if task.get("_name") != "translation_vqnat" or "model" not in state:
+        raise LengthChoiceError(f"{path}: not a vqnat model's checkpoint (the decoding length is chosen for vqnat "
+                                "models; AR teachers take --lenpen)")
+    return state
+
+
+def recorded_choice(state: Dict, candidates: Sequence[Candidate], subset: str) -> Dict:
+    """The choice recorded in ``state`` among these candidates on this split ({} when there is none)."""
+    choice = (state.get("extra_state") or {}).get(RECORD_KEY) or {}
+    same = choice.get("candidates") == [list(candidate) for candidate in candidates] and choice.get("subset") == subset
+    return choice if same else {}
+
+
+def choose_length(score: Callable[[Candidate], Tuple[float, str]], candidates: Sequence[Candidate],
+                  subset: str) -> Dict:
+    """The best of ``candidates`` by ``score(candidate) -> (BLEU, signature)``; a tie goes to the earlier one
+    (the rule's own length first)."""
+    scores, signature = {}, ""
+    for candidate in candidates:
+        scores[candidate], signature = score(candidate)
+        logger.info("%s BLEU with %s: %.2f", subset, describe(candidate), scores[candidate])
+    chosen = max(candidates, key=lambda candidate: scores[candidate])  # max keeps the first of equals
+    logger.info("%s decodes (%s BLEU %.2f against %.2f at the rule's own length)", describe(chosen), subset,
+                scores[chosen], scores[candidates[0]])
+    return {"candidates": [list(candidate) for candidate in candidates], "subset": subset,
+            "chosen": list(chosen), "bleu": [round(scores[candidate], 2) for candidate in candidates],
+            "signature": signature}
+
+
+def write_choice(path: Path, state: Dict, choice: Dict) -> None:
+    """Set the chosen length as the checkpoint's task default and keep the scores; rewritten atomically."""
+    import torch
+
+    scale, exact = choice["chosen"]
+    state["cfg"]["task"]["length_scale"] = float(scale)
+    state["cfg"]["task"]["exact_length"] = bool(exact)
+    state.setdefault("extra_state", {})[RECORD_KEY] = choice
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(Path(path), buffer.getvalue())
