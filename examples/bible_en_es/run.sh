@@ -64,9 +64,14 @@ else
 fi
 $VQNAT train vqnat "$WORK/distilled" --save-dir "$WORK/vqnat" --preset "$PRESET" --recipe "$RECIPE" \
     --init-from "$TEACHER" --max-update "$VQNAT_UPDATES" -- --warmup-updates 400 --lr 1e-3 $RECIPE_FLAGS
-# the mean of the last 5 checkpoints (one every 200 updates with the small preset): BENCHMARKS.md measures it
-$VQNAT average "$WORK/vqnat" --last 5
-MODEL="$WORK/vqnat/checkpoint_average.pt"
+# the mean of the last 5 checkpoints (one every 200 updates with the small preset): BENCHMARKS.md measures it;
+# a run too short for a mid-epoch checkpoint (or the tiny preset, which keeps none) goes on with its last one
+if compgen -G "$WORK/vqnat/checkpoint_*_*.pt" > /dev/null; then
+  $VQNAT average "$WORK/vqnat" --last 5
+  MODEL="$WORK/vqnat/checkpoint_average.pt"
+else
+  MODEL="$WORK/vqnat/checkpoint_last.pt"
+fi
 # the decoding length it translates valid best with (1.0-1.2x the predicted one, exact or not), recorded in
 # the checkpoint: generate and bench below decode with it
 $VQNAT choose-length --data "$WORK/data" --checkpoint "$MODEL"
