@@ -40,3 +40,36 @@ def tiny_teacher(toy_data, tmp_path_factory) -> pathlib.Path:
                                       "--preset", "tiny", "--max-update", "200"])
     assert result.exit_code == 0, result.output
     return save_dir / "checkpoint_last.pt"
+
+
+@pytest.fixture(scope="session")
+def briefly_trained(toy_data, tmp_path_factory):
+    """A tiny teacher and a tiny vqnat model, 10 updates each, through the CLI: for tests that need
+    checkpoints, not quality ({"teacher": ..., "vqnat": ...} checkpoint_last.pt paths). Tests must not modify
+    them."""
+    from click.testing import CliRunner
+
+    from vqnat_cli.main import cli
+
+    root = tmp_path_factory.mktemp("briefly_trained")
+    for command in ("teacher", "vqnat"):
+        result = CliRunner().invoke(cli, ["train", command, str(toy_data), "--save-dir", str(root / command),
+                                          "--preset", "tiny", "--max-update", "10"])
+        assert result.exit_code == 0, result.output
+    return {command: root / command / "checkpoint_last.pt" for command in ("teacher", "vqnat")}
+
+
+@pytest.fixture
+def built_lengths(monkeypatch):
+    """(length scale, exact length) of every vqnat generator built while the test runs, in order."""
+    from vqnat.generation.generator import VQNATGenerator
+
+    built = []
+    original_init = VQNATGenerator.__init__
+
+    def recording_init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        built.append((self.length_scale, self.exact_length))
+
+    monkeypatch.setattr(VQNATGenerator, "__init__", recording_init)
+    return built

@@ -18,29 +18,18 @@ def test_the_best_candidate_wins_and_a_tie_goes_to_the_rule_s_own_length():
     assert tie["chosen"] == [1.0, False]
 
 
-@pytest.fixture(scope="module")
-def trained(toy_data, tmp_path_factory):
-    """A tiny teacher and a tiny vqnat model, 10 updates each: the choice needs checkpoints, not quality."""
-    root = tmp_path_factory.mktemp("choose_length")
-    for command in ("teacher", "vqnat"):
-        result = CliRunner().invoke(cli, ["train", command, str(toy_data), "--save-dir", str(root / command),
-                                          "--preset", "tiny", "--max-update", "10"])
-        assert result.exit_code == 0, result.output
-    return {command: root / command / "checkpoint_last.pt" for command in ("teacher", "vqnat")}
-
-
 def choose(data, checkpoint, *options):
     return CliRunner().invoke(cli, ["choose-length", "--data", str(data), "--checkpoint", str(checkpoint),
                                     *options])
 
 
 @pytest.mark.slow
-def test_the_choice_is_recorded_and_becomes_the_model_s_default(trained, toy_data, tmp_path, monkeypatch):
-    from vqnat.generation.generator import VQNATGenerator
+def test_the_choice_is_recorded_and_becomes_the_model_s_default(briefly_trained, toy_data, tmp_path, monkeypatch,
+                                                          built_lengths):
     from vqnat.translate import Translator
 
     checkpoint = tmp_path / "vqnat.pt"
-    shutil.copy(trained["vqnat"], checkpoint)
+    shutil.copy(briefly_trained["vqnat"], checkpoint)
     result = choose(toy_data, checkpoint, "--scales", "1.0,1.5")
     assert result.exit_code == 0, result.output
     scores = {}
@@ -58,18 +47,11 @@ def test_the_choice_is_recorded_and_becomes_the_model_s_default(trained, toy_dat
     overridden = Translator(str(checkpoint), str(toy_data), length_scale=1.0, exact_length=False).generator
     assert (overridden.length_scale, overridden.exact_length) == (1.0, False)
 
-    built = []
-    original_init = VQNATGenerator.__init__
-
-    def recording_init(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        built.append((self.length_scale, self.exact_length))
-
-    monkeypatch.setattr(VQNATGenerator, "__init__", recording_init)
+    built_lengths.clear()
     generate = ["generate", "--data", str(toy_data), "--checkpoint", str(checkpoint), "--input", "-",
                 "--output", "-"]
     assert CliRunner().invoke(cli, generate + ["--no-exact-length"], input="a b c\n").exit_code == 0
-    assert built[-1] == (generator.length_scale, False)
+    assert built_lengths == [(generator.length_scale, False)]
 
     # rerun with the same candidates: the recorded choice, nothing decoded
     monkeypatch.setattr("vqnat.translate.Translator.__init__", lambda *args, **kwargs: pytest.fail("decoded"))
@@ -78,15 +60,15 @@ def test_the_choice_is_recorded_and_becomes_the_model_s_default(trained, toy_dat
 
 
 @pytest.mark.slow
-def test_bad_checkpoints_and_scales_are_refused_in_one_line_and_nothing_is_written(trained, toy_data, tmp_path):
+def test_bad_checkpoints_and_scales_are_refused_in_one_line_and_nothing_is_written(briefly_trained, toy_data, tmp_path):
     teacher = tmp_path / "teacher.pt"
-    shutil.copy(trained["teacher"], teacher)
+    shutil.copy(briefly_trained["teacher"], teacher)
     before = teacher.read_bytes()
     result = choose(toy_data, teacher)
     assert result.exit_code == 1 and "not a vqnat model's checkpoint" in result.output
     assert str(teacher) in result.output and len(result.output.strip().splitlines()) == 1
     assert teacher.read_bytes() == before
-    bad = choose(toy_data, trained["vqnat"], "--scales", "1.0,x")
+    bad = choose(toy_data, briefly_trained["vqnat"], "--scales", "1.0,x")
     assert bad.exit_code == 2 and "--scales" in bad.output and "'x' is not a number" in bad.output
-    zero = choose(toy_data, trained["vqnat"], "--scales", "0,1")
+    zero = choose(toy_data, briefly_trained["vqnat"], "--scales", "0,1")
     assert zero.exit_code == 1 and "--scales must be > 0" in zero.output

@@ -38,6 +38,7 @@ def candidates_of(scales: Sequence[float]) -> List[Candidate]:
 
 
 def describe(candidate: Candidate) -> str:
+    """The candidate as the generate options that decode with it."""
     scale, exact = candidate
     return f"--length-scale {scale:g}" + (" --exact-length" if exact else "")
 
