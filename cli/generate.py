@@ -29,8 +29,9 @@ logger = logging.getLogger("vqnat.generate")
 @click.option("--length-beam", type=click.IntRange(min=1), default=1, show_default=True,
               help="vqnat: lengths decoded per sentence (T, T-1, T+1, ...); the best-scored candidate is kept.")
 @click.option("--latent-samples", type=click.IntRange(min=1), default=1, show_default=True,
-              help="vqnat, parallel latent predictor: code sequences per length, its most likely and N - 1 "
-                   "sampled; the best-scored candidate is kept (with --rescore: noisy parallel decoding).")
+              help="vqnat: code sequences per length, the latent predictor's most likely and N - 1 sampled "
+                   "(left to right for an autoregressive one); the best-scored candidate is kept (with "
+                   "--rescore: noisy parallel decoding).")
 @click.option("--latent-temperature", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="vqnat: temperature of the codes --latent-samples draws.")
 @click.option("--rescore", type=click.Path(exists=True, dir_okay=False), default=None,

@@ -77,15 +77,16 @@ class Translator:
         self.codec = TextCodec.from_data_dir(data)
 
     def _refuse_latent_options_the_model_cannot_take(self) -> None:
-        """A latent beam searches an autoregressive latent predictor, sampled codes come from a parallel one:
+        """A latent beam searches an autoregressive latent predictor, and sampled codes replace that search:
         say so before any sentence is translated."""
         parallel = getattr(self.model, "parallel", None)
-        if parallel is True and (self.generation.get("latent_beam") or 1) > 1:
+        beam, samples = self.generation.get("latent_beam") or 1, self.generation.get("latent_samples") or 1
+        if parallel is True and beam > 1:
             raise TranslationError("--latent-beam searches an autoregressive latent predictor; this model's is "
                                    "parallel: use --latent-samples for several code sequences")
-        if parallel is False and (self.generation.get("latent_samples") or 1) > 1:
-            raise TranslationError("--latent-samples draws codes from a parallel latent predictor; this model's is "
-                                   "autoregressive: use --latent-beam for several code sequences")
+        if beam > 1 and samples > 1:
+            raise TranslationError("--latent-beam and --latent-samples each give several code sequences: "
+                                   "choose one")
 
     def _warn_if_refining_a_glancing_model(self) -> None:
         """Mask-predict passes feed a glancing-trained latent predictor more revealed codes than it saw in

@@ -12,6 +12,7 @@ from tiny_model import tiny_model
 from vqnat.bench.steps import DecoderStepCounter
 from vqnat.generation.code_sampling import GumbelNoise
 from vqnat.generation.generator import VQNATGenerator
+from vqnat.generation.latent_search import search_latents
 from vqnat.generation.length_rules import candidate_lengths
 
 
@@ -121,10 +122,33 @@ def test_latent_samples_add_sampled_candidates_to_the_greedy_ones_whatever_the_b
             sorted(tuple(c["latent_codes"].tolist()) for c in sampled[row])
 
 
-def test_latent_samples_need_a_parallel_latent_predictor():
+def test_latent_samples_of_an_autoregressive_predictor_draw_each_code_given_the_earlier_ones():
     model = tiny_model(compress=1)
-    generator = VQNATGenerator(model.encoder.dictionary, length_rule="paper", latent_samples=2)
-    with pytest.raises(ValueError, match="use --latent-beam"):
-        generator.generate([model], tiny_batch(model))
+    dictionary = model.encoder.dictionary
+    batch = tiny_batch(model)
+    src_tokens, src_lengths = batch["net_input"]["src_tokens"], batch["net_input"]["src_lengths"]
+    encoder_out = model.encode(src_tokens, src_lengths)
+    num_latents = torch.tensor([3, 2, 1])
+    seeds = [[None, 11, 12, 13] for _ in range(num_latents.numel())]
+    codes, scores = search_latents(model, encoder_out, num_latents, sample_seeds=seeds, temperature=2.0)
+    greedy_codes, greedy_scores = search_latents(model, encoder_out, num_latents)
+    assert codes.shape == (num_latents.numel(), 4, 3)
+    assert codes[:, 0].equal(greedy_codes) and torch.allclose(scores[:, 0], greedy_scores)  # seed None: greedy
+    assert any(len({tuple(row.tolist()) for row in sentence}) > 1 for sentence in codes)  # samples differ
+    for sentence, count in enumerate(num_latents.tolist()):
+        assert codes[sentence, :, count:].eq(0).all()
+        rows = torch.tensor([sentence] * 4)
+        mask = torch.arange(codes.size(-1))[None, :] < count
+        logits = model.latent_logits(model.embed_codes(codes[sentence]), mask.expand(4, -1),
+                                     model.encoder.reorder_encoder_out(encoder_out, rows))
+        teacher_forced = torch.log_softmax(logits.float(), -1).gather(-1, codes[sentence].unsqueeze(-1))[..., 0]
+        assert torch.allclose(scores[sentence], teacher_forced[:, :count].sum(-1), atol=1e-4)
+    again, _ = search_latents(model, model.encode(src_tokens[:1], src_lengths[:1]), num_latents[:1],
+                              sample_seeds=seeds[:1], temperature=2.0)
+    assert again[0].equal(codes[0])  # the same candidates alone as in the batch
+    with pytest.raises(ValueError, match="choose one"):
+        search_latents(model, encoder_out, num_latents, beam_size=2, sample_seeds=seeds)
+    sampler = VQNATGenerator(dictionary, length_rule="paper", latent_samples=3)
+    assert all(len(candidates) == 3 for candidates in sampler.generate([model], batch))
     with pytest.raises(ValueError, match="--latent-samples must be >= 1"):
-        VQNATGenerator(model.encoder.dictionary, latent_samples=0)
+        VQNATGenerator(dictionary, latent_samples=0)

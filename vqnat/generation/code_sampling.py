@@ -1,4 +1,4 @@
-"""Sampled code sequences from the parallel latent predictor: the candidates of noisy parallel decoding.
+"""Sampled code sequences from the latent predictor: the candidates of noisy parallel decoding.
 
 Gu et al. (2018) sample several latent sequences, decode them all in parallel and let the AR teacher pick
 one. A code drawn from softmax(log p / T) is argmax(log p + T g), g standard Gumbel noise, so sampling is

@@ -29,8 +29,9 @@ class VQNATGenerator:
         latent_beam: beam size over codes (1 = greedy, the paper's).
         latent_iterations: passes of a parallel latent predictor (0: the model's ``--latent-iterations``).
         length_beam: lengths decoded per sentence: the length rule's T, then T - 1, T + 1, T - 2, ...
-        latent_samples: code sequences per length from a parallel latent predictor: its most likely codes and
-            ``latent_samples - 1`` drawn from its softmax at ``latent_temperature`` (noisy parallel decoding).
+        latent_samples: code sequences per length from the latent predictor: its most likely codes and
+            ``latent_samples - 1`` drawn from its softmax at ``latent_temperature`` (noisy parallel decoding;
+            an autoregressive predictor draws each code given the candidate's earlier ones).
         rescorer: an autoregressive fairseq model (the teacher) that scores every candidate teacher-forced, or
             that teacher in another engine (``vqnat.engines.ct2.CTranslate2Scorer``).
         length_scale: the length rule's length times this (rounded): more or fewer latents and tokens.

@@ -1,6 +1,7 @@
-"""The codes of a batch from the latent predictor: left-to-right greedy (beam 1, the paper's) or beam search
-for the autoregressive one; for the parallel one the most likely code at every position in one pass, or a
-few passes of mask-predict refinement, or several sampled code sequences (``vqnat.generation.code_sampling``).
+"""The codes of a batch from the latent predictor: left-to-right greedy (beam 1, the paper's), beam search
+or several code sequences sampled left to right for the autoregressive one; for the parallel one the most
+likely code at every position in one pass, or a few passes of mask-predict refinement, or several sampled
+code sequences (``vqnat.generation.code_sampling``).
 
 Each step runs only the newest position through the predictor (fairseq's incremental key/value cache);
 beam search reorders that cache (``reorder_cache``). Sentences may need different numbers of latents: each
@@ -31,8 +32,8 @@ def search_latents(model, encoder_out, num_latents: Tensor, beam_size: int = 1,
         beam_size: hypotheses kept per sentence (1 = greedy).
         all_beams: return every final beam, best first, instead of the best one.
         iterations: passes of a parallel latent predictor (mask-predict refinement).
-        sample_seeds: parallel latent predictor only: for each of the B sentences, the noise seeds of its
-            candidates (None: the most likely codes), which come back as its beams.
+        sample_seeds: for each of the B sentences, the noise seeds of its candidates (None: the most likely
+            codes), which come back as its beams; not with ``beam_size`` > 1.
         temperature: the sampling temperature of ``sample_seeds``' candidates.
 
     Returns:
@@ -48,8 +49,9 @@ def search_latents(model, encoder_out, num_latents: Tensor, beam_size: int = 1,
         codes, scores = parallel_codes(model, encoder_out, num_latents, iterations)
         return (codes.unsqueeze(1), scores.unsqueeze(1)) if all_beams else (codes, scores)
     if sample_seeds is not None:
-        raise ValueError("--latent-samples draws codes from a parallel latent predictor; this model's is "
-                         "autoregressive: use --latent-beam for several code sequences")
+        if beam_size != 1:
+            raise ValueError("--latent-beam and --latent-samples each give several code sequences: choose one")
+        return sampled_left_to_right(model, encoder_out, num_latents, sample_seeds, temperature)
     if not 1 <= beam_size <= num_codes:
         raise ValueError(f"--latent-beam must be in [1, K = {num_codes}], got {beam_size}")
     batch, steps = num_latents.numel(), int(num_latents.max())
@@ -100,16 +102,46 @@ def parallel_codes(model, encoder_out, num_latents: Tensor, iterations: int = 1,
     return codes.masked_fill(~mask, 0), scores.masked_fill(~mask, 0.0).sum(1)
 
 
+def candidate_rows(num_latents: Tensor, sample_seeds: Sequence[Sequence[Optional[int]]]) -> Tuple[int, Tensor]:
+    """Candidates per sentence S, and the sentence of each of the B x S candidate rows."""
+    samples = len(sample_seeds[0])
+    if any(len(seeds) != samples for seeds in sample_seeds):
+        raise ValueError("every sentence needs as many candidate seeds")
+    return samples, torch.arange(num_latents.numel(), device=num_latents.device).repeat_interleave(samples)
+
+
 def sampled_codes(model, encoder_out, num_latents: Tensor, iterations: int,
                   sample_seeds: Sequence[Sequence[Optional[int]]], temperature: float) -> Tuple[Tensor, Tensor]:
     """Every sentence's candidates (B, S, N) and their log-probabilities (B, S): one row per seed, all
     through the same passes of the predictor in one batch."""
-    samples = len(sample_seeds[0])
-    if any(len(seeds) != samples for seeds in sample_seeds):
-        raise ValueError("every sentence needs as many candidate seeds")
-    rows = torch.arange(num_latents.numel(), device=num_latents.device).repeat_interleave(samples)
+    samples, rows = candidate_rows(num_latents, sample_seeds)
     num_latents = num_latents[rows]
     noise = GumbelNoise([seed for seeds in sample_seeds for seed in seeds], num_latents, temperature)
     codes, scores = parallel_codes(model, model.encoder.reorder_encoder_out(encoder_out, rows), num_latents,
                                    iterations, noise)
     return codes.view(-1, samples, codes.size(-1)), scores.view(-1, samples)
+
+
+@torch.no_grad()
+def sampled_left_to_right(model, encoder_out, num_latents: Tensor, sample_seeds: Sequence[Sequence[Optional[int]]],
+                          temperature: float) -> Tuple[Tensor, Tensor]:
+    """The autoregressive predictor's candidates (B, S, N), each code drawn given the candidate's own earlier
+    ones (ancestral sampling), and their log-probabilities (B, S): all B x S rows in one batch, one step a
+    code; a row seeded None is the greedy one."""
+    samples, rows = candidate_rows(num_latents, sample_seeds)
+    num_latents = num_latents[rows]
+    encoder_out = model.encoder.reorder_encoder_out(encoder_out, rows)
+    steps = int(num_latents.max())
+    noise = GumbelNoise([seed for seeds in sample_seeds for seed in seeds], num_latents, temperature)(
+        torch.zeros(rows.numel(), steps, model.bottleneck.num_codes, device=num_latents.device))
+    cache: Dict[str, Dict[str, Optional[Tensor]]] = {}
+    codes = torch.zeros(rows.numel(), steps, dtype=torch.long, device=num_latents.device)
+    scores = torch.zeros(rows.numel(), device=num_latents.device)
+    previous = None
+    for step in range(steps):
+        log_probs = F.log_softmax(model.latent_predictor.step(previous, step, encoder_out, cache).float(), dim=-1)
+        codes[:, step] = (log_probs + noise[:, step]).argmax(-1)
+        scores += log_probs.gather(1, codes[:, step:step + 1]).squeeze(1).masked_fill(step >= num_latents, 0.0)
+        previous = model.embed_codes(codes[:, step])
+    codes = codes.masked_fill(torch.arange(steps, device=codes.device)[None, :] >= num_latents[:, None], 0)
+    return codes.view(-1, samples, steps), scores.view(-1, samples)

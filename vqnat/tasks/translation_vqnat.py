@@ -61,8 +61,8 @@ class TranslationVQNATConfig(TranslationConfig):
     )
     latent_samples: int = field(
         default=1,
-        metadata={"help": "code sequences per length from a parallel latent predictor: its most likely codes and "
-                          "N - 1 sampled at --latent-temperature (noisy parallel decoding); the candidates go "
+        metadata={"help": "code sequences per length from the latent predictor: its most likely codes and N - 1 "
+                          "sampled at --latent-temperature (noisy parallel decoding); the candidates go "
                           "through one batched decoder pass and the best-scored is kept"},
     )
     latent_temperature: float = field(
