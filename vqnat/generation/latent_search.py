@@ -41,17 +41,15 @@ def search_latents(model, encoder_out, num_latents: Tensor, beam_size: int = 1,
         ``all_beams``, (B, beam, max N) and (B, beam).
     """
     num_codes = model.bottleneck.num_codes
-    if model.parallel:
-        if beam_size != 1:
-            raise ValueError("--latent-beam searches the autoregressive latent predictor; this model's is parallel")
-        if sample_seeds is not None:
-            return sampled_codes(model, encoder_out, num_latents, iterations, sample_seeds, temperature)
-        codes, scores = parallel_codes(model, encoder_out, num_latents, iterations)
-        return (codes.unsqueeze(1), scores.unsqueeze(1)) if all_beams else (codes, scores)
+    if model.parallel and beam_size != 1:
+        raise ValueError("--latent-beam searches the autoregressive latent predictor; this model's is parallel")
     if sample_seeds is not None:
         if beam_size != 1:
             raise ValueError("--latent-beam and --latent-samples each give several code sequences: choose one")
-        return sampled_left_to_right(model, encoder_out, num_latents, sample_seeds, temperature)
+        return sampled_codes(model, encoder_out, num_latents, iterations, sample_seeds, temperature)
+    if model.parallel:
+        codes, scores = parallel_codes(model, encoder_out, num_latents, iterations)
+        return (codes.unsqueeze(1), scores.unsqueeze(1)) if all_beams else (codes, scores)
     if not 1 <= beam_size <= num_codes:
         raise ValueError(f"--latent-beam must be in [1, K = {num_codes}], got {beam_size}")
     batch, steps = num_latents.numel(), int(num_latents.max())
@@ -102,46 +100,38 @@ def parallel_codes(model, encoder_out, num_latents: Tensor, iterations: int = 1,
     return codes.masked_fill(~mask, 0), scores.masked_fill(~mask, 0.0).sum(1)
 
 
-def candidate_rows(num_latents: Tensor, sample_seeds: Sequence[Sequence[Optional[int]]]) -> Tuple[int, Tensor]:
-    """Candidates per sentence S, and the sentence of each of the B x S candidate rows."""
-    samples = len(sample_seeds[0])
-    if any(len(seeds) != samples for seeds in sample_seeds):
-        raise ValueError("every sentence needs as many candidate seeds")
-    return samples, torch.arange(num_latents.numel(), device=num_latents.device).repeat_interleave(samples)
-
-
 def sampled_codes(model, encoder_out, num_latents: Tensor, iterations: int,
                   sample_seeds: Sequence[Sequence[Optional[int]]], temperature: float) -> Tuple[Tensor, Tensor]:
     """Every sentence's candidates (B, S, N) and their log-probabilities (B, S): one row per seed, all
-    through the same passes of the predictor in one batch."""
-    samples, rows = candidate_rows(num_latents, sample_seeds)
+    through the same passes (parallel predictor) or steps (autoregressive one) of the predictor in one batch."""
+    samples = len(sample_seeds[0])
+    if any(len(seeds) != samples for seeds in sample_seeds):
+        raise ValueError("every sentence needs as many candidate seeds")
+    rows = torch.arange(num_latents.numel(), device=num_latents.device).repeat_interleave(samples)
     num_latents = num_latents[rows]
+    encoder_out = model.encoder.reorder_encoder_out(encoder_out, rows)
     noise = GumbelNoise([seed for seeds in sample_seeds for seed in seeds], num_latents, temperature)
-    codes, scores = parallel_codes(model, model.encoder.reorder_encoder_out(encoder_out, rows), num_latents,
-                                   iterations, noise)
+    if model.parallel:
+        codes, scores = parallel_codes(model, encoder_out, num_latents, iterations, noise)
+    else:
+        codes, scores = sampled_left_to_right(model, encoder_out, num_latents, noise)
     return codes.view(-1, samples, codes.size(-1)), scores.view(-1, samples)
 
 
 @torch.no_grad()
-def sampled_left_to_right(model, encoder_out, num_latents: Tensor, sample_seeds: Sequence[Sequence[Optional[int]]],
-                          temperature: float) -> Tuple[Tensor, Tensor]:
-    """The autoregressive predictor's candidates (B, S, N), each code drawn given the candidate's own earlier
-    ones (ancestral sampling), and their log-probabilities (B, S): all B x S rows in one batch, one step a
-    code; a row seeded None is the greedy one."""
-    samples, rows = candidate_rows(num_latents, sample_seeds)
-    num_latents = num_latents[rows]
-    encoder_out = model.encoder.reorder_encoder_out(encoder_out, rows)
+def sampled_left_to_right(model, encoder_out, num_latents: Tensor, noise: GumbelNoise) -> Tuple[Tensor, Tensor]:
+    """The autoregressive predictor's codes (B, N), each drawn given the row's own earlier ones (ancestral
+    sampling), and their log-probabilities (B,); one step a code, a row without noise is greedy search's."""
     steps = int(num_latents.max())
-    noise = GumbelNoise([seed for seeds in sample_seeds for seed in seeds], num_latents, temperature)(
-        torch.zeros(rows.numel(), steps, model.bottleneck.num_codes, device=num_latents.device))
+    device = num_latents.device
+    gumbel = noise(torch.zeros(num_latents.numel(), steps, model.bottleneck.num_codes, device=device))
     cache: Dict[str, Dict[str, Optional[Tensor]]] = {}
-    codes = torch.zeros(rows.numel(), steps, dtype=torch.long, device=num_latents.device)
-    scores = torch.zeros(rows.numel(), device=num_latents.device)
+    codes = torch.zeros(num_latents.numel(), steps, dtype=torch.long, device=device)
+    scores = torch.zeros(num_latents.numel(), device=device)
     previous = None
     for step in range(steps):
         log_probs = F.log_softmax(model.latent_predictor.step(previous, step, encoder_out, cache).float(), dim=-1)
-        codes[:, step] = (log_probs + noise[:, step]).argmax(-1)
+        codes[:, step] = (log_probs + gumbel[:, step]).argmax(-1)
         scores += log_probs.gather(1, codes[:, step:step + 1]).squeeze(1).masked_fill(step >= num_latents, 0.0)
         previous = model.embed_codes(codes[:, step])
-    codes = codes.masked_fill(torch.arange(steps, device=codes.device)[None, :] >= num_latents[:, None], 0)
-    return codes.view(-1, samples, steps), scores.view(-1, samples)
+    return codes.masked_fill(torch.arange(steps, device=device)[None, :] >= num_latents[:, None], 0), scores
