@@ -12,10 +12,31 @@ def test_the_best_candidate_wins_and_a_tie_goes_to_the_rule_s_own_length():
     candidates = candidates_of([1.0, 1.1])
     assert candidates == [(1.0, False), (1.0, True), (1.1, False), (1.1, True)]
     bleu = {(1.0, False): 20.0, (1.0, True): 20.0, (1.1, False): 20.5, (1.1, True): 21.0}
-    choice = choose_length(lambda candidate: (bleu[candidate], "sig"), candidates, "valid")
+    choice = choose_length(lambda candidate: (bleu[candidate], "sig"), candidates, "valid", max_extra_steps=0)
     assert choice["chosen"] == [1.1, True] and choice["bleu"] == [20.0, 20.0, 20.5, 21.0]
     tie = choose_length(lambda candidate: (20.0, "sig"), candidates, "valid")
-    assert tie["chosen"] == [1.0, False]
+    assert tie["chosen"] == [1.0, False] and tie["candidates"][4:] == [[0.9, False]]  # past the edge: no better
+
+
+def test_a_best_scale_on_the_grid_s_edge_is_followed_past_it_while_bleu_rises():
+    peaked_at_1_3 = lambda candidate: (30.0 - 10 * abs(candidate[0] - 1.3) - candidate[1], "sig")
+    up = choose_length(peaked_at_1_3, candidates_of([1.0, 1.1, 1.2]), "valid")
+    assert up["grid"] == [[1.0, False], [1.0, True], [1.1, False], [1.1, True], [1.2, False], [1.2, True]]
+    assert up["candidates"][6:] == [[1.3, False], [1.4, False]] and up["chosen"] == [1.3, False]
+    assert up["bleu"][6:] == [30.0, 29.0]
+    capped = choose_length(peaked_at_1_3, candidates_of([1.0, 1.1, 1.2]), "valid", max_extra_steps=0)
+    assert capped["candidates"] == capped["grid"] and capped["chosen"] == [1.2, False]
+
+    peaked_at_0_8 = lambda candidate: (30.0 - 10 * abs(candidate[0] - 0.8) - (not candidate[1]), "sig")
+    down = choose_length(peaked_at_0_8, candidates_of([1.0, 1.05]), "valid")
+    assert [scale for scale, _ in down["candidates"][4:]] == [0.95, 0.9, 0.85, 0.8, 0.75]
+    assert all(exact for _, exact in down["candidates"][4:]) and down["chosen"] == [0.8, True]
+
+    rising_to_zero = choose_length(lambda candidate: (-candidate[0], "sig"), candidates_of([0.5, 1.0]), "valid")
+    assert rising_to_zero["chosen"] == [0.5, False] and len(rising_to_zero["candidates"]) == 4  # no scale <= 0
+    inside = choose_length(lambda candidate: (-abs(candidate[0] - 1.1), "sig"), candidates_of([1.0, 1.1, 1.2]),
+                           "valid")
+    assert inside["candidates"] == inside["grid"] and inside["chosen"] == [1.1, False]
 
 
 def choose(data, checkpoint, *options):
@@ -36,10 +57,12 @@ def test_the_choice_is_recorded_and_becomes_the_model_s_default(briefly_trained,
     for line in result.stdout.splitlines()[:-1]:
         bleu, setting = line.split("BLEU = ")[1].split(" with ")
         scores[setting] = float(bleu)
-    assert list(scores) == ["--length-scale 1", "--length-scale 1 --exact-length", "--length-scale 1.5",
-                            "--length-scale 1.5 --exact-length"]
+    assert list(scores)[:4] == ["--length-scale 1", "--length-scale 1 --exact-length", "--length-scale 1.5",
+                                "--length-scale 1.5 --exact-length"]
     chosen = result.stdout.splitlines()[-1].split(" decodes with ")[1].split(" (")[0]
     assert scores[chosen] == max(scores.values())
+    beyond = list(scores)[4:]  # the edge the best lay on, followed while the BLEU rose
+    assert all(setting.endswith("--exact-length") == chosen.endswith("--exact-length") for setting in beyond)
 
     generator = Translator(str(checkpoint), str(toy_data)).generator
     assert (f"--length-scale {generator.length_scale:g}" + (" --exact-length" if generator.exact_length else "")

@@ -5,8 +5,10 @@ references": 0.82x the references' length on the Bible), and decoding at a scale
 its end, gains about a BLEU point. How much longer pays depends on the model and the corpus, so the scale
 (and whether the length is exact) is chosen per model on valid, as the teacher's length penalty is
 (``vqnat/lenpen_choice.py``), and written into the checkpoint's task settings: ``vqnat generate``, ``vqnat
-bench``, the Python API and every engine then decode with it unless told otherwise. The scores travel with
-the choice, so a rerun with the same candidates decodes nothing.
+bench``, the Python API and every engine then decode with it unless told otherwise. A best candidate on
+the grid's edge (the software messages' student chooses the longest, 1.2) says the best length may lie
+beyond it, so the search goes on past that edge, a step at a time, while valid BLEU rises. The scores
+travel with the choice, so a rerun with the same candidates decodes nothing.
 """
 import io
 import logging
@@ -20,6 +22,8 @@ logger = logging.getLogger("vqnat.length_choice")
 
 #: The scales tried by default: from the rule's own length to a fifth longer.
 DEFAULT_SCALES = (1.0, 1.05, 1.1, 1.15, 1.2)
+#: At most this many steps past the grid's edge when its best candidate lies on it.
+MAX_EXTRA_STEPS = 10
 #: Where the scores are kept in the checkpoint (fairseq keeps its own training state there too).
 RECORD_KEY = "length_choice"
 
@@ -59,24 +63,42 @@ def read_checkpoint(path: Path) -> Dict:
 def recorded_choice(state: Dict, candidates: Sequence[Candidate], subset: str) -> Dict:
     """The choice recorded in ``state`` among these candidates on this split ({} when there is none)."""
     choice = (state.get("extra_state") or {}).get(RECORD_KEY) or {}
-    same = choice.get("candidates") == [list(candidate) for candidate in candidates] and choice.get("subset") == subset
+    grid = choice.get("grid", choice.get("candidates"))  # a record without a grid: its candidates are its grid
+    same = grid == [list(candidate) for candidate in candidates] and choice.get("subset") == subset
     return choice if same else {}
 
 
 def choose_length(score: Callable[[Candidate], Tuple[float, str]], candidates: Sequence[Candidate],
-                  subset: str) -> Dict:
+                  subset: str, max_extra_steps: int = MAX_EXTRA_STEPS) -> Dict:
     """The best of ``candidates`` by ``score(candidate) -> (BLEU, signature)``; a tie goes to the earlier one
-    (the rule's own length first)."""
-    scores, signature = {}, ""
+    (the rule's own length first). When the best has the grid's largest (smallest) scale, scales a grid step
+    larger (smaller), with its exactness, are tried while each beats the best so far, at most
+    ``max_extra_steps`` of them and never a scale <= 0."""
+    scores, signatures = {}, []
+
+    def tried(candidate: Candidate) -> float:
+        bleu, signature = score(candidate)
+        scores[candidate] = bleu
+        signatures.append(signature)
+        logger.info("%s BLEU with %s: %.2f", subset, describe(candidate), bleu)
+        return bleu
+
     for candidate in candidates:
-        scores[candidate], signature = score(candidate)
-        logger.info("%s BLEU with %s: %.2f", subset, describe(candidate), scores[candidate])
+        tried(candidate)
     chosen = max(candidates, key=lambda candidate: scores[candidate])  # max keeps the first of equals
+    scales = sorted({scale for scale, _ in candidates})
+    if len(scales) > 1 and chosen[0] in (scales[0], scales[-1]):
+        step = scales[-1] - scales[-2] if chosen[0] == scales[-1] else scales[0] - scales[1]
+        for _ in range(max_extra_steps):
+            beyond = (round(chosen[0] + step, 6), chosen[1])
+            if beyond[0] <= 0 or tried(beyond) <= scores[chosen]:
+                break
+            chosen = beyond
     logger.info("%s decodes (%s BLEU %.2f against %.2f at the rule's own length)", describe(chosen), subset,
                 scores[chosen], scores[candidates[0]])
-    return {"candidates": [list(candidate) for candidate in candidates], "subset": subset,
-            "chosen": list(chosen), "bleu": [round(scores[candidate], 2) for candidate in candidates],
-            "signature": signature}
+    return {"grid": [list(candidate) for candidate in candidates], "subset": subset,
+            "candidates": [list(candidate) for candidate in scores], "chosen": list(chosen),
+            "bleu": [round(bleu, 2) for bleu in scores.values()], "signature": signatures[-1]}
 
 
 def write_choice(path: Path, state: Dict, choice: Dict) -> None:
