@@ -63,6 +63,7 @@ def test_the_choice_is_recorded_and_becomes_the_model_s_default(briefly_trained,
     assert scores[chosen] == max(scores.values())
     beyond = list(scores)[4:]  # the edge the best lay on, followed while the BLEU rose
     assert all(setting.endswith("--exact-length") == chosen.endswith("--exact-length") for setting in beyond)
+    assert all(not 1.0 <= float(setting.split()[1]) <= 1.5 for setting in beyond)
 
     generator = Translator(str(checkpoint), str(toy_data)).generator
     assert (f"--length-scale {generator.length_scale:g}" + (" --exact-length" if generator.exact_length else "")

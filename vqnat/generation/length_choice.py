@@ -20,8 +20,6 @@ from vqnat.safe_load import CheckpointLoadError, load_checkpoint_state
 
 logger = logging.getLogger("vqnat.length_choice")
 
-#: The scales tried by default: from the rule's own length to a fifth longer.
-DEFAULT_SCALES = (1.0, 1.05, 1.1, 1.15, 1.2)
 #: At most this many steps past the grid's edge when its best candidate lies on it.
 MAX_EXTRA_STEPS = 10
 #: Where the scores are kept in the checkpoint (fairseq keeps its own training state there too).
@@ -74,12 +72,12 @@ def choose_length(score: Callable[[Candidate], Tuple[float, str]], candidates: S
     (the rule's own length first). When the best has the grid's largest (smallest) scale, scales a grid step
     larger (smaller), with its exactness, are tried while each beats the best so far, at most
     ``max_extra_steps`` of them and never a scale <= 0."""
-    scores, signatures = {}, []
+    scores, signature = {}, ""
 
     def tried(candidate: Candidate) -> float:
+        nonlocal signature
         bleu, signature = score(candidate)
         scores[candidate] = bleu
-        signatures.append(signature)
         logger.info("%s BLEU with %s: %.2f", subset, describe(candidate), bleu)
         return bleu
 
@@ -98,7 +96,7 @@ def choose_length(score: Callable[[Candidate], Tuple[float, str]], candidates: S
                 scores[chosen], scores[candidates[0]])
     return {"grid": [list(candidate) for candidate in candidates], "subset": subset,
             "candidates": [list(candidate) for candidate in scores], "chosen": list(chosen),
-            "bleu": [round(bleu, 2) for bleu in scores.values()], "signature": signatures[-1]}
+            "bleu": [round(bleu, 2) for bleu in scores.values()], "signature": signature}
 
 
 def write_choice(path: Path, state: Dict, choice: Dict) -> None:
