@@ -10,6 +10,8 @@ from typing import Any
 from fairseq import utils
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 
+from vqnat.models.code_output import LATENT_OUTPUT_KINDS
+
 BOTTLENECK_KINDS = ["vq", "ema", "soft_em", "dvq", "semhash"]
 LATENT_PREDICTOR_KINDS = ["autoregressive", "parallel"]
 
@@ -31,6 +33,12 @@ class VQNATConfig(FairseqDataclass):
                           "the latent length, trained with glancing (--glance-ratio); with 'parallel' the decoder "
                           "also reads the copied source"},
     )
+    latent_output: ChoiceEnum(LATENT_OUTPUT_KINDS) = field(
+        default="free",
+        metadata={"help": "the latent predictor's output layer: 'free', one learned row per code (the paper's), or "
+                          "'codebook', each code scored by its own codebook vector (tied, as a language model ties "
+                          "its output to its word embeddings)"},
+    )
     dropout: float = field(default=0.1, metadata={"help": "dropout on residual branches, convolutions and embeddings"})
     attention_dropout: float = field(default=0.0, metadata={"help": "dropout on attention weights"})
     activation_dropout: float = field(default=0.0, metadata={"help": "dropout after the feed-forward activation"})
@@ -47,6 +55,12 @@ class VQNATConfig(FairseqDataclass):
         default=3,
         metadata={"help": "n_c: stride-2 compression steps, one latent per 2^n_c target tokens (PAPER B.4); 0: one "
                           "code per target token, quantized from the token's own embedding (latent-GLAT)"},
+    )
+    local_codes: bool = field(
+        default=False,
+        metadata={"help": "quantize each latent from its own 2^n_c target tokens only (the compressor's strided "
+                          "convolutions without the residual convolutions over their neighbours before them): a "
+                          "code is then a function of the tokens it stands for, not of their context"},
     )
     bottleneck: ChoiceEnum(BOTTLENECK_KINDS) = field(
         default="soft_em",
@@ -88,6 +102,12 @@ class VQNATConfig(FairseqDataclass):
         metadata={"help": "feed the latent predictor detached code vectors, so that its loss trains it but not the "
                           "compressor. The paper's code lets that gradient through: it makes the codes predictable "
                           "from the source, and on real text it can also pull the codebook into collapse"},
+    )
+    latent_hard_inputs: bool = field(
+        default=False,
+        metadata={"help": "the latent predictor reads, in training, the vector of each earlier code itself (under "
+                          "soft_em: the most drawn one) instead of the bottleneck's output (soft_em: the mean of the "
+                          "drawn codes' vectors, a blend it never reads when it translates)"},
     )
     latent_input_dropout: float = field(
         default=0.0,

@@ -71,13 +71,17 @@ class ResidualConvBlock(nn.Module):
 class TargetCompressor(nn.Module):
     """Target embeddings (B, L, D) -> latents (B, L / 2^n_c, D), L a multiple of 2^n_c (PAPER B.4).
 
-    n_c residual blocks of three kernel-3 convolutions, then n_c kernel-2 stride-2 convolutions.
+    n_c residual blocks of three kernel-3 convolutions, then n_c kernel-2 stride-2 convolutions. ``local``
+    drops the residual blocks (and the ReLU on the embeddings): each latent then reads its own 2^n_c target
+    tokens and nothing around them, so its code is a function of the tokens it stands for.
     """
 
-    def __init__(self, dim: int, num_steps: int, dropout: float):
+    def __init__(self, dim: int, num_steps: int, dropout: float, local: bool = False):
         super().__init__()
-        self.residual = nn.ModuleList([ResidualConvBlock(dim, depth=3, dropout=dropout) for _ in range(num_steps)])
-        self.strided = nn.ModuleList([ConvLayer(dim, dim, kernel=2, stride=2) for _ in range(num_steps)])
+        blocks = 0 if local else num_steps
+        self.residual = nn.ModuleList([ResidualConvBlock(dim, depth=3, dropout=dropout) for _ in range(blocks)])
+        self.strided = nn.ModuleList([ConvLayer(dim, dim, kernel=2, stride=2, first_relu=not (local and step == 0))
+                                      for step in range(num_steps)])
 
     def forward(self, x: Tensor, mask: Tensor) -> Tuple[Tensor, Tensor]:
         """Return the latents and their mask."""

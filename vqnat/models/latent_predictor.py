@@ -9,6 +9,7 @@ import torch
 from fairseq.models.transformer import TransformerConfig
 from torch import Tensor, nn
 
+from vqnat.models.code_output import code_output
 from vqnat.models.dense_decoder import DenseTransformerDecoder, EncoderOut, IncrementalState
 
 
@@ -29,10 +30,10 @@ def drop_code_inputs(code_vectors: Tensor, prob: float) -> Tensor:
 class LatentPredictor(nn.Module):
     """Causal decoder over dense code vectors with a K-way softmax over the next code."""
 
-    def __init__(self, cfg: TransformerConfig, dictionary, num_codes: int):
+    def __init__(self, cfg: TransformerConfig, dictionary, num_codes: int, output: str = "free"):
         super().__init__()
         self.decoder = DenseTransformerDecoder(cfg, dictionary, causal=True)
-        self.output_projection = nn.Linear(cfg.decoder.embed_dim, num_codes)
+        self.output_projection = code_output(output, cfg.decoder.embed_dim, num_codes)
 
     def forward(self, code_vectors: Tensor, mask: Tensor, encoder_out: EncoderOut) -> Tensor:
         """Teacher-forced logits (B, N, K) of every code given the vectors (B, N, D) of all codes."""

@@ -16,6 +16,7 @@ import torch
 from fairseq.models.transformer import TransformerConfig
 from torch import Tensor, nn
 
+from vqnat.models.code_output import code_output
 from vqnat.models.dense_decoder import DenseTransformerDecoder, EncoderOut
 from vqnat.models.glancing import glanced_positions
 
@@ -45,10 +46,10 @@ def uniform_copy(encoder_out: EncoderOut, mask: Tensor) -> Tensor:
 class ParallelLatentPredictor(nn.Module):
     """Non-causal decoder over copied source embeddings with a K-way softmax at every latent position."""
 
-    def __init__(self, cfg: TransformerConfig, dictionary, num_codes: int):
+    def __init__(self, cfg: TransformerConfig, dictionary, num_codes: int, output: str = "free"):
         super().__init__()
         self.decoder = DenseTransformerDecoder(cfg, dictionary, causal=False)
-        self.output_projection = nn.Linear(cfg.decoder.embed_dim, num_codes)
+        self.output_projection = code_output(output, cfg.decoder.embed_dim, num_codes)
 
     def forward(self, inputs: Tensor, mask: Tensor, encoder_out: EncoderOut) -> Tensor:
         """Logits (B, N, K) of every code from the inputs (B, N, D) (copied source, some codes revealed)."""

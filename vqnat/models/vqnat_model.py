@@ -94,7 +94,7 @@ class VQNATModel(BaseFairseqModel):
         self.embed_scale = math.sqrt(dim)
         config = transformer_config(args, args.decoder_layers)
         self.encoder = TransformerEncoderBase(config, src_dict, encoder_embed)
-        self.compressor = TargetCompressor(dim, args.compress, args.dropout)
+        self.compressor = TargetCompressor(dim, args.compress, args.dropout, local=args.local_codes)
         code_dim = args.code_dim or dim
         self.code_projection = nn.Linear(dim, code_dim) if args.code_dim else nn.Identity()  # latents -> codes
         self.code_expansion = nn.Linear(code_dim, dim) if args.code_dim else nn.Identity()  # code vectors -> D
@@ -107,7 +107,9 @@ class VQNATModel(BaseFairseqModel):
         self.decoder = DenseTransformerDecoder(config, tgt_dict, causal=not args.decoder_bidirectional)
         predictor = ParallelLatentPredictor if args.latent_predictor == "parallel" else LatentPredictor
         self.latent_predictor = predictor(transformer_config(args, args.latent_layers), tgt_dict,
-                                          self.bottleneck.num_codes)
+                                          self.bottleneck.num_codes, args.latent_output)
+        if args.latent_output == "codebook":
+            self.latent_predictor.output_projection.code_table = self.code_table
         self.length_predictor = TargetLengthPredictor(dim, args.max_length_offset)
         self.latent_token_head = LatentTokenHead(dim, args.compress) if args.latent_token_prediction else None
         self.num_updates = 0
@@ -182,7 +184,11 @@ class VQNATModel(BaseFairseqModel):
         bottleneck = self.bottleneck(code_inputs, mask=latent_mask)
         quantized = self.code_expansion(bottleneck.quantized)
         codes = self.bottleneck.join_codes(bottleneck.codes)
-        code_vectors = quantized.detach() if self.args.latent_predictor_detach else quantized
+        code_vectors = quantized
+        if self.args.latent_hard_inputs:  # the vectors of the codes themselves, straight through
+            code_vectors = quantized + (self.embed_codes(codes).to(quantized.dtype) - quantized).detach()
+        if self.args.latent_predictor_detach:
+            code_vectors = code_vectors.detach()
         revealed = torch.zeros_like(latent_mask)
         predicted = latent_token_logits = None
         if self.parallel and self.training and reveal == "uniform":
@@ -310,6 +316,12 @@ class VQNATModel(BaseFairseqModel):
         if self.parallel:
             decoder_input = decoder_input + uniform_copy(encoder_out, mask).to(decoder_input.dtype)
         return decoder_input, mask
+
+    def code_table(self) -> Tensor:
+        """Every code's vector in the model width (K, D), the latent predictor's output layer under
+        ``--latent-output codebook``; detached when the predictor's loss must not train the codes."""
+        table = self.embed_codes(torch.arange(self.bottleneck.num_codes, device=self.embed_tokens.weight.device))
+        return table.detach() if self.args.latent_predictor_detach else table
 
     def embed_codes(self, codes: Tensor) -> Tensor:
         """Joint codes (...) -> their code vectors in the model width (..., D)."""
