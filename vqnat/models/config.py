@@ -40,6 +40,12 @@ class VQNATConfig(FairseqDataclass):
                           "its output to its word embeddings)"},
     )
     dropout: float = field(default=0.1, metadata={"help": "dropout on residual branches, convolutions and embeddings"})
+    latent_dropout: float = field(
+        default=-1.0,
+        metadata={"help": "dropout in the latent predictor's layers (the residual branches and their inputs), which "
+                          "fit their training codes long before the rest of the model fits its targets; negative: "
+                          "--dropout's"},
+    )
     attention_dropout: float = field(default=0.0, metadata={"help": "dropout on attention weights"})
     activation_dropout: float = field(default=0.0, metadata={"help": "dropout after the feed-forward activation"})
     activation_fn: ChoiceEnum(utils.get_available_activation_fns()) = field(

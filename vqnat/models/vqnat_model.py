@@ -29,10 +29,11 @@ from vqnat.models.parallel_latent_predictor import ParallelLatentPredictor, unif
 from vqnat.models.length_predictor import TargetLengthPredictor
 
 
-def transformer_config(args: Namespace, decoder_layers: int) -> TransformerConfig:
-    """fairseq's transformer config for one width and the given decoder depth (only prefixed keys)."""
+def transformer_config(args: Namespace, decoder_layers: int, dropout: Optional[float] = None) -> TransformerConfig:
+    """fairseq's transformer config for one width and the given decoder depth (only prefixed keys); ``dropout``
+    overrides the model's."""
     dim, pre_norm = args.embed_dim, not args.post_norm
-    flat = Namespace(dropout=args.dropout, attention_dropout=args.attention_dropout,
+    flat = Namespace(dropout=args.dropout if dropout is None else dropout, attention_dropout=args.attention_dropout,
                      activation_dropout=args.activation_dropout, activation_fn=args.activation_fn,
                      max_source_positions=args.max_source_positions, max_target_positions=args.max_target_positions)
     for side, layers in (("encoder", args.encoder_layers), ("decoder", decoder_layers)):
@@ -69,6 +70,8 @@ def check_args(args: Namespace) -> None:
     if args.latent_token_prediction and args.latent_predictor == "parallel":
         raise ValueError("--latent-token-prediction trains the autoregressive latent predictor's states on the "
                          "tokens of its next code; the parallel one predicts all codes at once: drop it")
+    if args.latent_dropout >= 1.0:
+        raise ValueError(f"--latent-dropout must be < 1 (negative: --dropout's), got {args.latent_dropout}")
     if args.max_length_offset < 0:
         raise ValueError(f"--max-length-offset must be >= 0, got {args.max_length_offset}")
 
@@ -106,7 +109,8 @@ class VQNATModel(BaseFairseqModel):
         self.decompressor = LatentDecompressor(dim, args.compress, args.dropout)
         self.decoder = DenseTransformerDecoder(config, tgt_dict, causal=not args.decoder_bidirectional)
         predictor = ParallelLatentPredictor if args.latent_predictor == "parallel" else LatentPredictor
-        self.latent_predictor = predictor(transformer_config(args, args.latent_layers), tgt_dict,
+        latent_dropout = None if args.latent_dropout < 0 else args.latent_dropout
+        self.latent_predictor = predictor(transformer_config(args, args.latent_layers, latent_dropout), tgt_dict,
                                           self.bottleneck.num_codes, args.latent_output)
         if args.latent_output == "codebook":
             self.latent_predictor.output_projection.code_table = self.code_table
