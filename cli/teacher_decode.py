@@ -35,7 +35,9 @@ from vqnat_cli.number_list import NumberList
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="torch threads (default: this machine's cores divided by --num-shards, for shards run side "
                    "by side on it; with one shard per machine give each its machine's cores).")
-@click.option("--no-valid-bleu", is_flag=True, help="Skip scoring the teacher on valid for the manifest.")
+@click.option("--no-valid-bleu", is_flag=True,
+              help="Skip translating the valid split: no teacher valid BLEU in the manifest and no valid_distilled "
+                   "split (the teacher's translations of valid, on which `vqnat train vqnat` also validates).")
 @click.option("--cpu", is_flag=True, help="Use the CPU even when a GPU is present.")
 @click.option("--stop-after-chunks", type=click.IntRange(min=1), default=None, hidden=True,
               help="Stop after this many chunks (tests the resume path).")

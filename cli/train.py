@@ -118,6 +118,19 @@ def default_recipe(preset: str, resumed_latent_predictor: Optional[str] = None) 
     return "parallel" if preset == "tiny" or resumed_latent_predictor == "parallel" else "pairs"
 
 
+def validation_args(data: str, fairseq_args: Sequence[str]) -> List[str]:
+    """``--valid-subset valid,valid_distilled`` when DATA holds the teacher's translations of valid (written by
+    ``teacher-decode``) and the user chose no subsets: the latent predictor is measured on the codes of the
+    translations it learns from as well as on the references'. The first subset still picks checkpoint_best."""
+    from vqnat.teacher_decode import VALID_DISTILLED
+
+    if any(arg.split("=")[0] == "--valid-subset" for arg in fairseq_args):
+        return []
+    if not any(Path(data).glob(f"{VALID_DISTILLED}.*.idx")) or not any(Path(data).glob("valid.*.idx")):
+        return []
+    return ["--valid-subset", f"valid,{VALID_DISTILLED}"]
+
+
 def norm_placement_args(teacher: str) -> List[str]:
     """``--post-norm`` when the teacher normalises after each block (fairseq's transformer default)."""
     from vqnat.models.warm_start import WarmStartError, load_teacher_state, teacher_pre_norm
@@ -195,5 +208,6 @@ def vqnat_command(data, save_dir, preset, max_update, nproc, threads, seed, fair
         model_args += ["--init-from", init_from]
     if init_from is not None and "--post-norm" not in fairseq_args:
         model_args += norm_placement_args(init_from)
+    model_args += validation_args(data, fairseq_args)
     argv = build_argv(data, save_dir, preset, max_update, seed, model_args, fairseq_args)
     _run(argv, nproc, threads, save_dir, resumed.updates)

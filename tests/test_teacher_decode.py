@@ -143,6 +143,59 @@ def test_targets_are_fairseq_generate_outputs_in_input_order(toy_data, teacher, 
     assert len(set(ours)) > TRAIN_SIZE // 2  # real translations, not one repeated line
 
 
+def test_the_teacher_s_translations_of_valid_are_a_split_of_their_own(toy_data, teacher, distilled, tmp_path):
+    """valid_distilled: valid's sources with the teacher's translations (fairseq-generate's, in input order);
+    valid itself keeps the references."""
+    dictionary, targets = load_split(distilled, "valid_distilled", "tgt")
+    _, sources = load_split(distilled, "valid_distilled", "src")
+    _, valid_sources = load_split(toy_data, "valid", "src")
+    _, references = load_split(distilled, "valid", "tgt")
+    assert len(targets) == len(sources) == VALID_SIZE
+    assert all(ours.equal(theirs) for ours, theirs in zip(sources, valid_sources))
+    expected = fairseq_generate_train(toy_data, teacher, tmp_path, subset="valid")
+    assert len(expected) >= VALID_SIZE * 9 // 10  # fairseq-generate skips sources past the tiny model's positions
+    assert {index: dictionary.string(targets[index]) for index in expected} == expected
+    assert [dictionary.string(tokens) for tokens in targets] != [dictionary.string(tokens) for tokens in references]
+    assert json.loads((distilled / "manifest.json").read_text(encoding="utf-8"))["valid_distilled"] == VALID_SIZE
+
+
+def test_no_valid_distilled_split_when_valid_is_not_translated(toy_data, teacher, valid_reference, tmp_path):
+    """--no-valid-bleu translates nothing of valid; distilling valid itself adds no copy of it."""
+    destdir = tmp_path / "test-split"
+    result = invoke(*decode_args(toy_data, teacher, destdir, "--subset", "test", "--no-valid-bleu"))
+    assert result.exit_code == 0, result.output
+    for folder in (destdir, valid_reference):
+        assert not list(folder.glob("valid_distilled.*"))
+        assert "valid_distilled" not in json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_vqnat_trained_on_the_distilled_directory_validates_on_both_valid_splits(distilled, tmp_path, caplog):
+    """The latent predictor's accuracy on the references' codes and on the teacher's translations' codes, in
+    the training log; checkpoint_best still follows valid."""
+    import logging
+
+    caplog.set_level(logging.INFO)
+    result = invoke("train", "vqnat", distilled, "--save-dir", tmp_path / "vq", "--preset", "tiny",
+                    "--max-update", 3, "--threads", 1)
+    assert result.exit_code == 0, result.output
+    for subset in ("valid", "valid_distilled"):
+        records = [line for line in caplog.text.splitlines() if f"valid on '{subset}' subset" in line]
+        assert records and all("latent_acc" in line for line in records), subset
+    assert "best_loss" not in "".join(line for line in caplog.text.splitlines() if "'valid_distilled'" in line)
+
+
+def test_a_valid_subset_the_user_names_wins(distilled, tmp_path, monkeypatch):
+    import vqnat_cli.train
+
+    seen = []
+    monkeypatch.setattr(vqnat_cli.train, "_run", lambda argv, *_: seen.append(argv))
+    for extra in ([], ["--", "--valid-subset", "valid"]):
+        result = invoke("train", "vqnat", distilled, "--save-dir", tmp_path / "vq", "--preset", "tiny", *extra)
+        assert result.exit_code == 0, result.output
+    chosen = [[argv[i + 1] for i, arg in enumerate(argv) if arg == "--valid-subset"] for argv in seen]
+    assert chosen == [["valid,valid_distilled"], ["valid"]]
+
+
 def test_max_len_a_bounds_outputs_by_source_length_as_fairseq_does(toy_data, teacher, tmp_path):
     """a x source length + b, per sentence at batch size 1: identical to fairseq-generate with the same flags."""
     from vqnat.distill import DistillRun

@@ -1,4 +1,11 @@
-"""``teacher-decode``: run sequence-level distillation end to end and write a fairseq data directory."""
+"""``teacher-decode``: run sequence-level distillation end to end and write a fairseq data directory.
+
+Distilling the training split also writes the teacher's translations of the valid split as a split of their
+own, ``valid_distilled``: the codes a student learns are those of its teacher's translations, so its latent
+predictor is measured on them too (``vqnat train vqnat`` validates on both splits). Against the human
+references of ``valid`` it looks as if it learnt its training codes by heart; against the teacher's it does
+not (BENCHMARKS.md, "What the latent predictor is measured against").
+"""
 import json
 import logging
 import tempfile
@@ -12,6 +19,9 @@ from vqnat.distill import (DistillError, DistillRun, claim_destination, copy_unc
 from vqnat.lenpen_choice import CHOICE_FILE, choose_lenpen, write_choice
 
 logger = logging.getLogger("vqnat.distill")
+
+#: the split holding the teacher's translations of the valid split, written when the training split is distilled
+VALID_DISTILLED = "valid_distilled"
 
 
 def binarize_split(destdir: Path, subset: str, source_lang: str, target_lang: str,
@@ -135,12 +145,14 @@ def has_split(translator, data: Path, subset: str) -> bool:
     return (data / f"{subset}.{src}-{tgt}.{src}.idx").exists()
 
 
-def valid_bleu(translator, generator) -> Tuple[float, str]:
-    """sacreBLEU (score, signature) of ``generator``'s translations of the valid split."""
+def valid_bleu(translator, generator, translations: Optional[List] = None) -> Tuple[float, str]:
+    """sacreBLEU (score, signature) of ``generator``'s translations of the valid split (``translations``:
+    those already made, token ids in input order)."""
     from vqnat.scoring import read_references, sacrebleu_score
 
-    hypotheses = [translator.detokenize(tokens)
-                  for tokens in translator.generate(translator.split_sources("valid"), generator=generator)]
+    if translations is None:
+        translations = translator.generate(translator.split_sources("valid"), generator=generator)
+    hypotheses = [translator.detokenize(tokens) for tokens in translations]
     references = read_references(translator.raw_references("valid"), len(hypotheses))
     return sacrebleu_score(hypotheses, references)
 
@@ -161,6 +173,13 @@ def finish(translator, generator, data: Path, destdir: Path, run: DistillRun, ta
     source_pieces = [translator.task.source_dictionary.string(tokens) for tokens in sources]
     copy_unchanged(data, destdir, run.subset)
     binarize_split(destdir, run.subset, src, tgt, source_pieces, targets, data / f"dict.{tgt}.txt")
+    valid_translations = None
+    if score_valid and run.subset != "valid" and has_split(translator, data, "valid"):
+        valid_sources = translator.split_sources("valid")
+        valid_translations = translator.generate(valid_sources, generator=generator)
+        binarize_split(destdir, VALID_DISTILLED, src, tgt,
+                       [translator.task.source_dictionary.string(tokens) for tokens in valid_sources],
+                       [translator.pieces(tokens) for tokens in valid_translations], data / f"dict.{tgt}.txt")
     manifest = {
         "kind": "distilled", "source_data": str(data.resolve()), **asdict(run),
         "empty_outputs": sum(1 for line in targets if not line.strip()),
@@ -168,13 +187,15 @@ def finish(translator, generator, data: Path, destdir: Path, run: DistillRun, ta
                                        if len(line.split()) >= length_limit(run, len(source))),
         "last_run": summary,
     }
+    if valid_translations is not None:
+        manifest[VALID_DISTILLED] = len(valid_translations)
     if choice:
         manifest["lenpen_choice"] = {key: choice[key] for key in ("candidates", "valid_bleu", "signature")}
     if choice and score_valid:  # the chosen penalty's translations of valid are already scored
         manifest["teacher_valid_bleu"] = {"score": choice["valid_bleu"][str(run.lenpen)],
                                           "signature": choice["signature"]}
     elif score_valid and has_split(translator, data, "valid"):
-        score, signature = valid_bleu(translator, generator)
+        score, signature = valid_bleu(translator, generator, valid_translations)
         manifest["teacher_valid_bleu"] = {"score": round(score, 2), "signature": signature}
     original = data / "manifest.json"
     if original.exists():
