@@ -11,7 +11,7 @@ import logging
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from vqnat.atomic import atomic_write_text
 from vqnat.distill import (DistillError, DistillRun, claim_destination, copy_unchanged, decode_chunks,
@@ -103,12 +103,22 @@ def teacher_decode(data: Path, checkpoint: Path, destdir: Path, subset: str = "t
     dictionary = data / f"dict.{translator.target_lang}.txt"
     checkpoint_sha256 = file_sha256(checkpoint)
     candidates = [float(lenpen)] if isinstance(lenpen, (int, float)) else [float(value) for value in lenpen]
+    valid_translations: Dict[float, List] = {}
+
+    def translate_valid(value: float) -> List:
+        """The teacher's translations of valid with length penalty ``value``, made once: they score the
+        penalty and, for the chosen one, become ``valid_distilled``."""
+        if value not in valid_translations:
+            valid_translations[value] = translator.generate(translator.split_sources("valid"),
+                                                            generator=translator.build_generator(lenpen=value))
+        return valid_translations[value]
+
     choice = {}
     if len(candidates) > 1:
         if not has_split(translator, data, "valid"):
             raise DistillError(f"--lenpen {','.join(map(str, candidates))}: the penalty is chosen on the valid "
                                f"split, and {data} has none")
-        choice = choose_lenpen(lambda value: valid_bleu(translator, translator.build_generator(lenpen=value)),
+        choice = choose_lenpen(lambda value: valid_bleu(translator, translate_valid(value)),
                                candidates, destdir / CHOICE_FILE, checkpoint_sha256)
     chosen = choice["chosen"] if choice else candidates[0]
     generator = translator.build_generator(lenpen=chosen)
@@ -136,7 +146,7 @@ def teacher_decode(data: Path, checkpoint: Path, destdir: Path, subset: str = "t
             logger.info("%s", waiting)
             return None
         raise
-    return finish(translator, generator, data, destdir, run, targets, sources, summary, score_valid, choice)
+    return finish(translator, translate_valid, data, destdir, run, targets, sources, summary, score_valid, choice)
 
 
 def has_split(translator, data: Path, subset: str) -> bool:
@@ -145,13 +155,10 @@ def has_split(translator, data: Path, subset: str) -> bool:
     return (data / f"{subset}.{src}-{tgt}.{src}.idx").exists()
 
 
-def valid_bleu(translator, generator, translations: Optional[List] = None) -> Tuple[float, str]:
-    """sacreBLEU (score, signature) of ``generator``'s translations of the valid split (``translations``:
-    those already made, token ids in input order)."""
+def valid_bleu(translator, translations: List) -> Tuple[float, str]:
+    """sacreBLEU (score, signature) of ``translations`` of the valid split (token ids in input order)."""
     from vqnat.scoring import read_references, sacrebleu_score
 
-    if translations is None:
-        translations = translator.generate(translator.split_sources("valid"), generator=generator)
     hypotheses = [translator.detokenize(tokens) for tokens in translations]
     references = read_references(translator.raw_references("valid"), len(hypotheses))
     return sacrebleu_score(hypotheses, references)
@@ -166,19 +173,20 @@ def length_limit(run: DistillRun, source_length: int) -> int:
     return int(run.max_len_a * source_length + run.max_len_b)
 
 
-def finish(translator, generator, data: Path, destdir: Path, run: DistillRun, targets: List[str], sources,
-           summary: dict, score_valid: bool, choice: dict) -> dict:
-    """Binarize the merged outputs, copy the rest of the data directory, and write the manifest."""
+def finish(translator, translate_valid: Callable[[float], List], data: Path, destdir: Path, run: DistillRun,
+           targets: List[str], sources, summary: dict, score_valid: bool, choice: dict) -> dict:
+    """Binarize the merged outputs (and ``translate_valid(lenpen)``'s as valid_distilled), copy the rest of the
+    data directory, and write the manifest."""
     src, tgt = translator.source_lang, translator.target_lang
     source_pieces = [translator.task.source_dictionary.string(tokens) for tokens in sources]
     copy_unchanged(data, destdir, run.subset)
     binarize_split(destdir, run.subset, src, tgt, source_pieces, targets, data / f"dict.{tgt}.txt")
     valid_translations = None
     if score_valid and run.subset != "valid" and has_split(translator, data, "valid"):
-        valid_sources = translator.split_sources("valid")
-        valid_translations = translator.generate(valid_sources, generator=generator)
+        valid_translations = translate_valid(run.lenpen)
         binarize_split(destdir, VALID_DISTILLED, src, tgt,
-                       [translator.task.source_dictionary.string(tokens) for tokens in valid_sources],
+                       [translator.task.source_dictionary.string(tokens)
+                        for tokens in translator.split_sources("valid")],
                        [translator.pieces(tokens) for tokens in valid_translations], data / f"dict.{tgt}.txt")
     manifest = {
         "kind": "distilled", "source_data": str(data.resolve()), **asdict(run),
@@ -195,7 +203,7 @@ def finish(translator, generator, data: Path, destdir: Path, run: DistillRun, ta
         manifest["teacher_valid_bleu"] = {"score": choice["valid_bleu"][str(run.lenpen)],
                                           "signature": choice["signature"]}
     elif score_valid and has_split(translator, data, "valid"):
-        score, signature = valid_bleu(translator, generator, valid_translations)
+        score, signature = valid_bleu(translator, translate_valid(run.lenpen))
         manifest["teacher_valid_bleu"] = {"score": round(score, 2), "signature": signature}
     original = data / "manifest.json"
     if original.exists():
