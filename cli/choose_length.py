@@ -11,7 +11,8 @@ from vqnat_cli.number_list import NumberList
               help="The vqnat checkpoint; the choice is written into it.")
 @click.option("--scales", type=NumberList("scale"), default="1.0,1.05,1.1,1.15,1.2", show_default=True,
               help="Length scales to try, each with and without --exact-length. When the best is the largest "
-                   "(smallest) of them, scales a step beyond are tried while valid BLEU rises (at most 10).")
+                   "(smallest) of them, scales a step beyond are tried while each gains 0.1 valid BLEU or more "
+                   "(at most 10).")
 @click.option("--subset", default="valid", show_default=True, help="Split the choice is made on.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Sentences per batch.")
@@ -21,10 +22,11 @@ from vqnat_cli.number_list import NumberList
 def choose_length(data, checkpoint, scales, subset, batch_size, threads, cpu) -> None:
     """Decode SUBSET with every length scale, with and without an exact length, and record the best in CHECKPOINT.
 
-    A best scale on the edge of --scales is followed past it, a step at a time, while the BLEU rises.
+    A best scale on the edge of --scales is followed past it, a step at a time, while each step gains 0.1 BLEU
+    or more (a longer length costs latent steps).
 
     `vqnat generate`, `vqnat bench` and the Python API then decode with it unless given --length-scale or
-    --[no-]exact-length. Rerun with the same candidates, it decodes nothing."""
+    --[no-]exact-length. Rerun with the same candidates, it decodes only what the recorded scores lack."""
     from pathlib import Path
 
     from vqnat.generation.length_choice import (LengthChoiceError, candidates_of, choose_length as choose,
@@ -39,23 +41,30 @@ def choose_length(data, checkpoint, scales, subset, batch_size, threads, cpu) ->
         state = read_checkpoint(path)
     except LengthChoiceError as error:
         raise click.ClickException(str(error))
-    choice = recorded_choice(state, candidates, subset)
-    if not choice:
-        set_torch_threads(threads or threads_per_process())
-        try:
-            translator = Translator(str(path), data, batch_size=batch_size, cpu=cpu)
-            sources = translator.split_sources(subset)
-            references = read_references(translator.raw_references(subset), len(sources))
-        except (TranslationError, FileNotFoundError, KeyError, ValueError) as error:
-            raise click.ClickException(str(error))
+    record = recorded_choice(state, candidates, subset)
+    known = {tuple(candidate): bleu for candidate, bleu in zip(record.get("candidates", []), record.get("bleu", []))}
+    decoding = {}
 
-        def score(candidate):
-            scale, exact = candidate
-            generator = translator.build_generator(length_scale=scale, exact_length=exact)
-            hypotheses = [translator.detokenize(tokens) for tokens in translator.generate(sources, generator)]
-            return sacrebleu_score(hypotheses, references)
+    def score(candidate):
+        if candidate in known:  # scored by an earlier run on the same grid: the rule is applied again, not decoded
+            return known[candidate], record["signature"]
+        if not decoding:
+            set_torch_threads(threads or threads_per_process())
+            try:
+                translator = Translator(str(path), data, batch_size=batch_size, cpu=cpu)
+                sources = translator.split_sources(subset)
+                references = read_references(translator.raw_references(subset), len(sources))
+            except (TranslationError, FileNotFoundError, KeyError, ValueError) as error:
+                raise click.ClickException(str(error))
+            decoding.update(translator=translator, sources=sources, references=references)
+        scale, exact = candidate
+        translator = decoding["translator"]
+        generator = translator.build_generator(length_scale=scale, exact_length=exact)
+        hypotheses = [translator.detokenize(tokens) for tokens in translator.generate(decoding["sources"], generator)]
+        return sacrebleu_score(hypotheses, decoding["references"])
 
-        choice = choose(score, candidates, subset)
+    choice = choose(score, candidates, subset)
+    if choice != record:
         write_choice(path, state, choice)
     for candidate, bleu in zip(choice["candidates"], choice["bleu"]):
         click.echo(f"{subset} BLEU = {bleu:.2f} with {describe(tuple(candidate))}")

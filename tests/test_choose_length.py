@@ -4,7 +4,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from vqnat.generation.length_choice import candidates_of, choose_length
+from vqnat.generation.length_choice import MIN_GAIN_PAST_EDGE, candidates_of, choose_length, describe
 from vqnat_cli.main import cli
 
 
@@ -34,6 +34,9 @@ def test_a_best_scale_on_the_grid_s_edge_is_followed_past_it_while_bleu_rises():
 
     rising_to_zero = choose_length(lambda candidate: (-candidate[0], "sig"), candidates_of([0.5, 1.0]), "valid")
     assert rising_to_zero["chosen"] == [0.5, False] and len(rising_to_zero["candidates"]) == 4  # no scale <= 0
+    plateau = choose_length(lambda candidate: (20.0 + 0.3 * candidate[0] + 0.5 * (candidate[0] >= 1.2), "sig"),
+                            candidates_of([1.0, 1.1, 1.2]), "valid")
+    assert plateau["candidates"][6:] == [[1.3, False]] and plateau["chosen"] == [1.2, False]  # +0.03: not taken
     inside = choose_length(lambda candidate: (-abs(candidate[0] - 1.1), "sig"), candidates_of([1.0, 1.1, 1.2]),
                            "valid")
     assert inside["candidates"] == inside["grid"] and inside["chosen"] == [1.1, False]
@@ -60,8 +63,12 @@ def test_the_choice_is_recorded_and_becomes_the_model_s_default(briefly_trained,
     assert list(scores)[:4] == ["--length-scale 1", "--length-scale 1 --exact-length", "--length-scale 1.5",
                                 "--length-scale 1.5 --exact-length"]
     chosen = result.stdout.splitlines()[-1].split(" decodes with ")[1].split(" (")[0]
-    assert scores[chosen] == max(scores.values())
-    beyond = list(scores)[4:]  # the edge the best lay on, followed while the BLEU rose
+    expected = max(list(scores)[:4], key=scores.get)
+    for setting in list(scores)[4:]:  # the edge the best lay on, followed while each step gained 0.1 or more
+        if scores[setting] >= round(scores[expected] + MIN_GAIN_PAST_EDGE, 2):
+            expected = setting
+    assert chosen == expected
+    beyond = list(scores)[4:]
     assert all(setting.endswith("--exact-length") == chosen.endswith("--exact-length") for setting in beyond)
     assert all(not 1.0 <= float(setting.split()[1]) <= 1.5 for setting in beyond)
 
@@ -81,6 +88,18 @@ def test_the_choice_is_recorded_and_becomes_the_model_s_default(briefly_trained,
     monkeypatch.setattr("vqnat.translate.Translator.__init__", lambda *args, **kwargs: pytest.fail("decoded"))
     again = choose(toy_data, checkpoint, "--scales", "1.0,1.5")
     assert again.exit_code == 0 and again.stdout == result.stdout
+
+    # a record whose choice another rule made: the rule applied again to its scores, still nothing decoded
+    import torch
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    record = state["extra_state"]["length_choice"]
+    record["chosen"] = min(record["candidates"], key=lambda candidate: scores[describe(tuple(candidate))])
+    torch.save(state, checkpoint)
+    mended = choose(toy_data, checkpoint, "--scales", "1.0,1.5")
+    assert mended.exit_code == 0 and mended.stdout == result.stdout
+    task = torch.load(checkpoint, map_location="cpu", weights_only=False)["cfg"]["task"]
+    assert describe((task["length_scale"], task["exact_length"])) == chosen
 
 
 @pytest.mark.slow

@@ -228,3 +228,29 @@ def test_wmt_prepare_script_runs_offline_on_small_archives(tmp_path):
     again = subprocess.run(["bash", script], env=environment, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr[-3000:]
     assert {path: path.stat().st_mtime_ns for path in work.rglob("*") if path.is_file()} == before
+
+
+@pytest.mark.slow
+def test_code_agreement_compares_each_checkpoint_s_codes_with_the_last_and_the_next(briefly_trained, toy_data,
+                                                                                    tmp_path, capsys):
+    import torch
+
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import code_agreement
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    trained = briefly_trained["vqnat"]
+    state = torch.load(trained, map_location="cpu", weights_only=False)
+    state["model"]["bottleneck.codebook"] = state["model"]["bottleneck.codebook"].flip(0)  # every code renamed
+    renamed = tmp_path / "renamed.pt"
+    torch.save(state, renamed)
+
+    codes = code_agreement.split_codes(str(trained), str(toy_data), "valid")
+    assert code_agreement.agreement(codes, code_agreement.split_codes(str(trained), str(toy_data), "valid")) == 1.0
+    flipped = code_agreement.split_codes(str(renamed), str(toy_data), "valid")
+    assert flipped.keys() == codes.keys() and code_agreement.agreement(codes, flipped) < 0.5
+    code_agreement.main(["--data", str(toy_data), "--subset", "valid", str(renamed), str(trained)])
+    rows = capsys.readouterr().out.strip().splitlines()
+    share = 100 * code_agreement.agreement(flipped, codes)
+    assert rows[2] == f"| {renamed} | {share:.1f}% | {share:.1f}% |" and rows[3] == f"| {trained} | 100.0% | – |"

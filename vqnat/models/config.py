@@ -109,6 +109,12 @@ class VQNATConfig(FairseqDataclass):
                           "compressor. The paper's code lets that gradient through: it makes the codes predictable "
                           "from the source, and on real text it can also pull the codebook into collapse"},
     )
+    freeze_codes_after: int = field(
+        default=0,
+        metadata={"help": "from this update on, the compressor gets no gradient and the codebook no EM step, so "
+                          "that the latent predictor learns targets that hardly move (the token embeddings the "
+                          "compressor reads still train with the decoder) for the rest of the run (0: never)"},
+    )
     latent_hard_inputs: bool = field(
         default=False,
         metadata={"help": "the latent predictor reads, in training, the vector of each earlier code itself (under "

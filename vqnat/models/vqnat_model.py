@@ -6,6 +6,7 @@ decompress and decode all target tokens in one pass. Generation (``vqnat.generat
 ``latent_predictor.step`` (autoregressive) or ``latent_logits`` (parallel), ``embed_codes`` and
 ``decode_codes``: the parallel decoder then runs once per batch.
 """
+import contextlib
 import math
 from argparse import Namespace
 from typing import Any, Dict, Optional, Tuple
@@ -133,6 +134,10 @@ class VQNATModel(BaseFairseqModel):
         self.num_updates = num_updates
         super().set_num_updates(num_updates)
 
+    def codes_frozen(self) -> bool:
+        """Whether ``--freeze-codes-after`` has stopped the codes (the compressor and the codebook) moving."""
+        return 0 < self.args.freeze_codes_after <= self.num_updates
+
     def max_positions(self):
         return (self.args.max_source_positions, self.args.max_target_positions)
 
@@ -184,8 +189,13 @@ class VQNATModel(BaseFairseqModel):
             raise ValueError("the vqnat model autoencodes the target in training; translate with its generator")
         encoder_out = self.encode(src_tokens, src_lengths)
         target_lengths = target.ne(self.pad).sum(1)
-        target, code_inputs, latent_mask = self.compress_target(target, autoencoder_lengths)
-        bottleneck = self.bottleneck(code_inputs, mask=latent_mask)
+        frozen = self.training and self.codes_frozen()
+        if frozen:  # no gradients at all: fairseq's legacy DDP would hand Adam zeros, and its momentum moves them
+            self.compressor.requires_grad_(False)
+            self.code_projection.requires_grad_(False)
+        with torch.no_grad() if frozen else contextlib.nullcontext():
+            target, code_inputs, latent_mask = self.compress_target(target, autoencoder_lengths)
+        bottleneck = self.bottleneck(code_inputs, mask=latent_mask, update_codebook=False if frozen else None)
         quantized = self.code_expansion(bottleneck.quantized)
         codes = self.bottleneck.join_codes(bottleneck.codes)
         code_vectors = quantized
