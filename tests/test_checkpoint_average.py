@@ -45,6 +45,20 @@ def test_fewer_checkpoints_than_asked_are_all_averaged_none_is_refused(tmp_path)
         last_checkpoints(tmp_path, 5)
 
 
+def test_min_update_leaves_a_short_run_s_early_checkpoints_out(tmp_path):
+    for step in (200, 400, 600, 800):
+        fake_checkpoint(tmp_path / f"checkpoint_1_{step}.pt", 0.0, step)
+    assert [path.name for path in last_checkpoints(tmp_path, 5, min_update=480)] == [
+        "checkpoint_1_600.pt", "checkpoint_1_800.pt"]
+    assert [path.name for path in last_checkpoints(tmp_path, 5, min_update=400)] == [
+        "checkpoint_1_400.pt", "checkpoint_1_600.pt", "checkpoint_1_800.pt"]
+    with pytest.raises(AverageError, match=r"no mid-epoch checkpoints \(checkpoint_E_U.pt\) saved at update 900"):
+        last_checkpoints(tmp_path, 5, min_update=900)
+    result = CliRunner().invoke(cli, ["average", str(tmp_path), "--min-update", "480"])
+    assert result.exit_code == 0, result.output
+    assert "the mean of checkpoint_1_600.pt, checkpoint_1_800.pt" in result.output
+
+
 def test_checkpoints_of_different_models_are_refused(tmp_path):
     small = fake_checkpoint(tmp_path / "checkpoint_1_200.pt", 1.0, 200, shape=(2, 3))
     wide = fake_checkpoint(tmp_path / "checkpoint_1_400.pt", 1.0, 400, shape=(2, 4))
