@@ -65,6 +65,7 @@ def worker(rank, port, out_dir):
     states = {name: dict(module.named_buffers()) for name, module in modules.items()}  # parameters are DDP's job
     states["ddp"] = model.state_dict()
     torch.save(states, f"{out_dir}/rank{rank}.pt")
+    dist.barrier()  # neither worker tears gloo down while the other still talks to it (a worker aborted once)
     dist.destroy_process_group()
 
 
