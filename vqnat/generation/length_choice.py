@@ -10,7 +10,8 @@ the grid's edge (the software messages' student chooses the longest, 1.2) says t
 beyond it, so the search goes on past that edge, a step at a time, while each step gains at least
 ``MIN_GAIN_PAST_EDGE`` valid BLEU: a longer length costs latent predictor steps, and on a plateau (a Bible
 student gained 0.01 a step from 1.25 to 1.7) the search would otherwise buy nothing with them. The scores
-travel with the choice, so a rerun with the same candidates decodes nothing.
+travel with the choice, so a rerun with the same candidates applies the rule to them again and decodes only
+what they lack.
 """
 import io
 import logging
