@@ -27,6 +27,7 @@ def choose_length(data, checkpoint, scales, subset, batch_size, threads, cpu) ->
 
     `vqnat generate`, `vqnat bench` and the Python API then decode with it unless given --length-scale or
     --[no-]exact-length. Rerun with the same candidates, it decodes only what the recorded scores lack."""
+    import functools
     from pathlib import Path
 
     from vqnat.generation.length_choice import (LengthChoiceError, candidates_of, choose_length as choose,
@@ -43,25 +44,25 @@ def choose_length(data, checkpoint, scales, subset, batch_size, threads, cpu) ->
         raise click.ClickException(str(error))
     record = recorded_choice(state, candidates, subset)
     known = {tuple(candidate): bleu for candidate, bleu in zip(record.get("candidates", []), record.get("bleu", []))}
-    decoding = {}
+
+    @functools.lru_cache(maxsize=None)
+    def decoding():
+        """The model and SUBSET's sources and references, loaded once, and only if a candidate needs decoding."""
+        set_torch_threads(threads or threads_per_process())
+        try:
+            translator = Translator(str(path), data, batch_size=batch_size, cpu=cpu)
+            sources = translator.split_sources(subset)
+            return translator, sources, read_references(translator.raw_references(subset), len(sources))
+        except (TranslationError, FileNotFoundError, KeyError, ValueError) as error:
+            raise click.ClickException(str(error))
 
     def score(candidate):
         if candidate in known:  # scored by an earlier run on the same grid: the rule is applied again, not decoded
             return known[candidate], record["signature"]
-        if not decoding:
-            set_torch_threads(threads or threads_per_process())
-            try:
-                translator = Translator(str(path), data, batch_size=batch_size, cpu=cpu)
-                sources = translator.split_sources(subset)
-                references = read_references(translator.raw_references(subset), len(sources))
-            except (TranslationError, FileNotFoundError, KeyError, ValueError) as error:
-                raise click.ClickException(str(error))
-            decoding.update(translator=translator, sources=sources, references=references)
-        scale, exact = candidate
-        translator = decoding["translator"]
-        generator = translator.build_generator(length_scale=scale, exact_length=exact)
-        hypotheses = [translator.detokenize(tokens) for tokens in translator.generate(decoding["sources"], generator)]
-        return sacrebleu_score(hypotheses, decoding["references"])
+        translator, sources, references = decoding()
+        generator = translator.build_generator(length_scale=candidate[0], exact_length=candidate[1])
+        hypotheses = [translator.detokenize(tokens) for tokens in translator.generate(sources, generator)]
+        return sacrebleu_score(hypotheses, references)
 
     choice = choose(score, candidates, subset)
     if choice != record:
