@@ -9,11 +9,13 @@ SYSTEM_HELP = (
     "scores the candidates in one teacher-forced pass, its time counted), rescore-engine (torch|ct2) and "
     "rescore-quantize (float32|int8) for that teacher; fairseq NAT models "
     "iterations (refinement iterations, 0 = one pass), length-beam; every model engine (torch|ct2: "
-    "CTranslate2, AR models only, `pip install 'vqnat[ct2]'`, converted once into CHECKPOINT_STEM.ct2-QUANTIZE/ "
-    "beside the checkpoint; onnx: ONNX Runtime, vqnat models only, `pip install 'vqnat[onnx]'`, exported once "
+    "CTranslate2, `pip install 'vqnat[ct2]'`, AR models converted once into CHECKPOINT_STEM.ct2-QUANTIZE/ "
+    "beside the checkpoint, and the search of vqnat's autoregressive latent predictor (CHECKPOINT_STEM.ct2latent-"
+    "QUANTIZE/; its other networks in ONNX Runtime, as onnx); onnx: ONNX Runtime, vqnat models only, `pip install 'vqnat[onnx]'`, exported once "
     "into CHECKPOINT_STEM.onnx-QUANTIZE/) and quantize (float32|int8). Example: "
     "--system ar-beam4=teacher.pt,beam=4 --system ar-greedy=teacher.pt --system vqnat=model.pt,length-beam=3,rescore=teacher.pt "
-    "--system ct2-int8=teacher.pt,engine=ct2,quantize=int8 --system vqnat-int8=model.pt,engine=onnx,quantize=int8"
+    "--system ct2-int8=teacher.pt,engine=ct2,quantize=int8 --system vqnat-int8=model.pt,engine=onnx,quantize=int8 "
+    "--system vqnat-ct2-int8=model.pt,engine=ct2,quantize=int8"
 )
 
 

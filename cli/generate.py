@@ -53,13 +53,14 @@ logger = logging.getLogger("vqnat.generate")
 @click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="Write hypotheses here ('-' = stdout); default: no file.")
 @click.option("--engine", type=click.Choice(["torch", "ct2", "onnx"]), default="torch", show_default=True,
-              help="torch: the checkpoint in PyTorch; ct2: CTranslate2 (AR checkpoints; `pip install "
-                   "'vqnat[ct2]'`), converted once into CHECKPOINT_STEM.ct2-QUANTIZE/ beside the checkpoint; "
-                   "onnx: ONNX Runtime (vqnat checkpoints, CPU; `pip install 'vqnat[onnx]'`), exported once "
-                   "into CHECKPOINT_STEM.onnx-QUANTIZE/.")
+              help="torch: the checkpoint in PyTorch; ct2: CTranslate2 (`pip install 'vqnat[ct2]'`): an AR "
+                   "checkpoint converted once into CHECKPOINT_STEM.ct2-QUANTIZE/ beside it, or a vqnat one's "
+                   "latent search (autoregressive predictor, CPU; CHECKPOINT_STEM.ct2latent-QUANTIZE/) with its "
+                   "other networks in ONNX Runtime as onnx; onnx: ONNX Runtime (vqnat checkpoints, CPU; `pip "
+                   "install 'vqnat[onnx]'`), exported once into CHECKPOINT_STEM.onnx-QUANTIZE/.")
 @click.option("--quantize", type=click.Choice(["float32", "int8"]), default="float32", show_default=True,
               help="int8: int8 weights (torch: every Linear layer, dynamic quantization, CPU only; onnx: "
-                   "ONNX Runtime's dynamic quantization).")
+                   "ONNX Runtime's dynamic quantization; ct2: CTranslate2's int8).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for torch, CTranslate2 or ONNX Runtime (default: this machine's cores).")
 @click.option("--cpu", is_flag=True, help="Use the CPU even when a GPU is present.")

@@ -184,11 +184,23 @@ def test_without_ctranslate2_engine_ct2_is_one_error_line_naming_the_extra(toy_d
         parse_system(f"ct2={tiny_teacher},engine=ct2")
 
 
-def test_ct2_refuses_a_vqnat_checkpoint(tiny_vqnat):
-    from vqnat.bench import BenchError, parse_system
+@needs_ct2
+def test_ct2_runs_the_search_of_an_autoregressive_latent_predictor_and_refuses_a_parallel_one(
+        toy_data, vqnat_copy, tmp_path):
+    from vqnat.bench import parse_system
 
-    with pytest.raises(BenchError, match="engine ct2 runs ar models only, not vqnat"):
-        parse_system(f"ct2={tiny_vqnat},engine=ct2")
+    pytest.importorskip("onnxruntime")  # its other networks run in ONNX Runtime
+    assert parse_system(f"ct2={vqnat_copy},engine=ct2").engine == "ct2"
+    result = generate("--data", toy_data, "--checkpoint", vqnat_copy, "--engine", "ct2", "--threads", 1,
+                      "--output", tmp_path / "out.txt")
+    if _is_parallel(vqnat_copy, toy_data):
+        assert result.exit_code != 0
+        assert result.output.strip() == ("Error: engine ct2 runs an autoregressive latent predictor (recipes pairs "
+                                         "and paper); this model's is parallel: use engine onnx")
+        assert not (tmp_path / "out.txt").exists()
+    else:  # tests/test_engine_ct2_latent.py: the same translations as PyTorch's
+        assert result.exit_code == 0, result.output
+        assert len((tmp_path / "out.txt").read_text(encoding="utf-8").splitlines()) == 100
 
 
 def test_int8_linear_layers_of_a_teacher_stay_close_to_fp32(toy_data, tiny_teacher):

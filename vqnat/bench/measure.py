@@ -227,12 +227,13 @@ def measure_system(spec: SystemSpec, data: str, subset: str, batch_sizes: Sequen
         "load_seconds": load_seconds,
         "environment": environment_of_process(translator.device),
     }
-    if spec.engine == "ct2":  # its passes run inside CTranslate2, where no hook counts or times them
+    if spec.engine == "ct2":
         import ctranslate2
 
-        row["steps"] = row["latency_by_stage_ms"] = None
+        if kind == "ar":  # its passes run inside CTranslate2, where no hook counts or times them
+            row["steps"] = row["latency_by_stage_ms"] = None
         row["environment"]["ctranslate2"] = ctranslate2.__version__
-    if spec.engine == "onnx":
+    if spec.engine == "onnx" or (spec.engine == "ct2" and kind == "vqnat"):
         import onnxruntime
 
         row["environment"]["onnxruntime"] = onnxruntime.__version__

@@ -99,12 +99,19 @@ def _length_notes(report: Dict) -> List[str]:
 def _engine_notes(report: Dict) -> List[str]:
     """How rows with another engine or int8 weights ran (nothing when every row is PyTorch fp32)."""
     notes = []
-    ct2 = [system for system in report["systems"] if system.get("engine") == "ct2"]
+    ct2 = [system for system in report["systems"] if system.get("engine") == "ct2" and system.get("kind") == "ar"]
     if ct2:
         notes.append(f"- engine=ct2: CTranslate2 {ct2[0]['environment']['ctranslate2']} (as many threads as "
                      "torch's) decodes the same source tokens with fairseq's length limits; hypotheses are scored "
                      "and timed like every other row. Its steps and stages are out of the hooks' reach (–); its "
                      "peak memory includes the fairseq model loaded for the task and dictionaries.")
+    searches = [system for system in report["systems"]
+                if system.get("engine") == "ct2" and system.get("kind") == "vqnat"]
+    if searches:
+        notes.append(f"- engine=ct2 on vqnat rows: CTranslate2 {searches[0]['environment']['ctranslate2']} runs the "
+                     "latent predictor's whole greedy or beam search (it encodes the source again itself); the "
+                     "encoder, the length and the parallel decoder run in ONNX Runtime as with engine=onnx. Steps "
+                     "count one predictor pass a code; the search's time is the sequential stage.")
     onnx = [system for system in report["systems"] if system.get("engine") == "onnx"]
     if onnx:
         notes.append(f"- engine=onnx: ONNX Runtime {onnx[0]['environment']['onnxruntime']} (as many threads as "

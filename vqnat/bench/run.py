@@ -70,7 +70,7 @@ def measure_in_own_process(spec: SystemSpec, settings: Dict) -> Dict:
 def _convert_ahead(spec: SystemSpec, data: Path) -> None:
     """Convert a CTranslate2 system's checkpoint here (cached), so that its own process only decodes and
     its peak memory is not the converter's."""
-    if spec.engine != "ct2":
+    if spec.engine != "ct2" or spec.kind != "ar":  # a vqnat model is converted from the model it loads
         return
     from vqnat.engines import EngineError
     from vqnat.engines.ct2 import converted_model

@@ -7,8 +7,9 @@ too, which module hooks would miss):
 
 - encoder: ``encoder.forward`` (every kind);
 - sequential: the AR decoder's ``forward`` (once per output token, output projection included), vqnat's
-  ``latent_predictor.step`` (once per latent, code softmax included) or, for the parallel latent predictor,
-  its ``forward`` (once per refinement pass);
+  ``latent_predictor.step`` (once per latent, code softmax included), its ``search_codes`` (the whole
+  search in CTranslate2, which encodes the source again) or, for the parallel latent predictor, its
+  ``forward`` (once per refinement pass);
 - parallel: vqnat's ``decode_codes`` (decompression, one decoder pass, token projection) and a rescoring
   teacher's teacher-forced pass;
   a fairseq NAT model's ``decoder.forward`` (once per refinement iteration);
@@ -29,7 +30,9 @@ def stage_methods(model: nn.Module, kind: str) -> List[Tuple[str, object, str]]:
         return [("encoder", model.encoder, "forward"), ("sequential", model.latent_predictor, "forward"),
                 ("parallel", model, "decode_codes")]
     if kind == "vqnat":
-        return [("encoder", model.encoder, "forward"), ("sequential", model.latent_predictor, "step"),
+        searches = ([("sequential", model.latent_predictor, "search_codes")]
+                    if hasattr(model.latent_predictor, "search_codes") else [])  # the search in CTranslate2
+        return [("encoder", model.encoder, "forward"), ("sequential", model.latent_predictor, "step"), *searches,
                 ("parallel", model, "decode_codes")]
     if kind == "ar":
         return [("encoder", model.encoder, "forward"), ("sequential", model.decoder, "forward")]

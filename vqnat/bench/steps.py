@@ -57,7 +57,8 @@ class DecoderStepCounter:
 
     def _hook(self, name: str):
         def count(module, inputs):
-            self.counts[name] += 1
+            # a stack whose call runs several passes in another engine (CTranslate2's search) says how many
+            self.counts[name] += module.passes_per_call(*inputs) if hasattr(module, "passes_per_call") else 1
         return count
 
     def _counted(self, name: str, score):

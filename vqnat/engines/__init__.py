@@ -1,6 +1,6 @@
 """Inference engines for a loaded ``Translator``: PyTorch as trained (``torch``), optionally with int8
-Linear layers, CTranslate2 (``ct2``: AR checkpoints) or ONNX Runtime (``onnx``: vqnat checkpoints), the
-last two optional extras.
+Linear layers, CTranslate2 (``ct2``: AR checkpoints, and the latent search of vqnat checkpoints beside ONNX
+Runtime) or ONNX Runtime (``onnx``: vqnat checkpoints), the last two optional extras.
 
 Every engine keeps the Translator's batching, tokenization and hypotheses, so its outputs are scored and
 timed like any other.
@@ -12,7 +12,7 @@ from vqnat.translate import TranslationError
 ENGINES = ("torch", "ct2", "onnx")
 QUANTIZATIONS = ("float32", "int8")
 #: The kinds of model (``vqnat.bench.systems.KINDS``) each engine runs.
-ENGINE_KINDS = {"torch": ("ar", "vqnat", "nat"), "ct2": ("ar",), "onnx": ("vqnat",)}
+ENGINE_KINDS = {"torch": ("ar", "vqnat", "nat"), "ct2": ("ar", "vqnat"), "onnx": ("vqnat",)}
 #: Engines a teacher that rescores vqnat's candidates can run in: those that run AR models.
 RESCORE_ENGINES = tuple(engine for engine in ENGINES if "ar" in ENGINE_KINDS[engine])
 
@@ -29,7 +29,7 @@ def check_engine(engine: str, kind: str) -> None:
         from vqnat.engines.ct2 import import_ctranslate2
 
         import_ctranslate2()
-    if engine == "onnx":
+    if engine == "onnx" or (engine == "ct2" and kind == "vqnat"):  # vqnat in ct2: its other networks in onnx
         from vqnat.engines.onnx import import_onnxruntime
 
         import_onnxruntime()
@@ -43,8 +43,13 @@ def use_engine(translator, checkpoint: Path, engine: str = "torch", quantize: st
     """
     from vqnat.bench.systems import KINDS
 
-    check_engine(engine, KINDS.get(translator.task.cfg._name, translator.task.cfg._name))
-    if engine == "ct2":
+    kind = KINDS.get(translator.task.cfg._name, translator.task.cfg._name)
+    check_engine(engine, kind)
+    if engine == "ct2" and kind == "vqnat":
+        from vqnat.engines.ct2_latent import use_ctranslate2_latent_search
+
+        use_ctranslate2_latent_search(translator.model, Path(checkpoint), quantize)
+    elif engine == "ct2":
         from vqnat.engines.ct2 import ct2_generator
 
         translator.generator = ct2_generator(translator, Path(checkpoint), quantize)

@@ -167,7 +167,7 @@ class OnnxEncoder(nn.Module):
     def forward(self, src_tokens: Tensor, src_lengths: Tensor, **unused):
         states, padding, embedded = self.session(src_tokens=src_tokens, src_lengths=src_lengths)
         return {"encoder_out": [states], "encoder_padding_mask": [padding], "encoder_embedding": [embedded],
-                "encoder_states": [], "fc_results": [], "src_tokens": [], "src_lengths": [src_lengths]}
+                "encoder_states": [], "fc_results": [], "src_tokens": [src_tokens], "src_lengths": [src_lengths]}
 
 
 class _OnnxStack(FairseqDecoder):

@@ -6,7 +6,8 @@ code sequences (``vqnat.generation.code_sampling``).
 Each step runs only the newest position through the predictor (fairseq's incremental key/value cache);
 beam search reorders that cache (``reorder_cache``). Sentences may need different numbers of latents: each
 one's best hypothesis is taken at its own last step, so the codes of a sentence do not depend on the others
-in the batch.
+in the batch. A predictor with its own ``search_codes`` (``vqnat.engines.ct2_latent``) runs the greedy or
+beam search itself.
 """
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -52,6 +53,9 @@ def search_latents(model, encoder_out, num_latents: Tensor, beam_size: int = 1,
         return (codes.unsqueeze(1), scores.unsqueeze(1)) if all_beams else (codes, scores)
     if not 1 <= beam_size <= num_codes:
         raise ValueError(f"--latent-beam must be in [1, K = {num_codes}], got {beam_size}")
+    if hasattr(model.latent_predictor, "search_codes"):  # the whole search in another engine (CTranslate2)
+        codes, scores = model.latent_predictor.search_codes(encoder_out, num_latents, beam_size)
+        return (codes, scores) if all_beams else (codes[:, 0], scores[:, 0])
     batch, steps = num_latents.numel(), int(num_latents.max())
     device = num_latents.device
     if beam_size > 1:
