@@ -90,6 +90,17 @@ def test_int8_translates_every_input_from_a_smaller_model(toy_data, checkpoint, 
     assert sizes["int8"] < 0.9 * sizes["float32"]  # a tiny model: its embedding tables stay float32
 
 
+def test_converting_leaves_the_models_own_weights_as_they_were(toy_data, checkpoint):
+    from vqnat.engines.ct2_latent import converted_latent_predictor
+    from vqnat.translate import Translator
+
+    model = Translator(str(checkpoint), str(toy_data)).model
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    converted_latent_predictor(model, checkpoint, "int8")
+    changed = [name for name, tensor in model.state_dict().items() if not torch.equal(tensor, before[name])]
+    assert changed == []
+
+
 def test_the_bench_counts_one_predictor_pass_a_code_and_times_the_search(toy_data, checkpoint):
     from vqnat.bench import parse_system
     from vqnat.bench.measure import measure_system

@@ -12,6 +12,7 @@ The model is converted once into ``STEM.ct2latent-QUANTIZE/`` beside the checkpo
 fairseq converter functions: vqnat's encoder is fairseq's, and the predictor is handed over as a view
 shaped like a fairseq decoder.
 """
+import copy
 from collections import defaultdict
 from pathlib import Path
 from types import SimpleNamespace
@@ -92,7 +93,8 @@ def converted_latent_predictor(model, checkpoint: Path, quantize: str) -> Path:
 
     class _LatentPredictorConverter(Converter):
         def _load(self):
-            return latent_predictor_spec(model)
+            # CTranslate2 quantizes and fuses the arrays it is given in place: they would be the model's own
+            return latent_predictor_spec(copy.deepcopy(model))
 
     def convert(folder: Path) -> None:
         _LatentPredictorConverter().convert(str(folder), quantization=quantize, force=True)
