@@ -33,6 +33,7 @@ _NEVER = -1e4
 
 
 def code_symbol(code: int) -> str:
+    """The name of a code in the converted model's target vocabulary."""
     return f"<code{code}>"
 
 
