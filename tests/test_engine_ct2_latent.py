@@ -58,9 +58,9 @@ def test_the_search_in_ct2_gives_the_pytorch_translations_with_every_search_sett
 def test_the_search_in_ct2_finds_pytorchs_codes_and_their_log_probabilities(toy_data, checkpoint):
     from vqnat.generation.latent_search import search_latents
 
-    torch_model = translator_on(checkpoint, toy_data, "torch").model
+    torch_translator = translator_on(checkpoint, toy_data, "torch")
+    torch_model, sources = torch_translator.model, torch_translator.split_sources("test")[:6]
     ct2_model = translator_on(checkpoint, toy_data, "ct2").model
-    sources = translator_on(checkpoint, toy_data, "torch").split_sources("test")[:6]
     lengths = torch.tensor([len(source) for source in sources])
     tokens = torch.full((len(sources), int(lengths.max())), torch_model.encoder.dictionary.pad())
     for row, source in enumerate(sources):

@@ -39,9 +39,15 @@ def converted_model(checkpoint: Path, data: Path, quantize: str) -> Path:
     return cached_conversion(checkpoint, f"ct2-{quantize}", ["model.bin"], convert, "CTranslate2")
 
 
-def _vocabulary(dictionary) -> List[str]:
+def vocabulary(dictionary) -> List[str]:
     """fairseq's symbols as the converter names them (``<pad>`` becomes ``<blank>``)."""
     return ["<blank>" if symbol == "<pad>" else symbol for symbol in dictionary.symbols]
+
+
+def source_symbols(src_tokens: torch.Tensor, symbols: List[str], pad: int) -> List[List[str]]:
+    """Each row of fairseq's padded source tokens as CTranslate2 takes it: symbols, without padding and without
+    the final EOS (the converted model adds it)."""
+    return [[symbols[token] for token in row if token != pad][:-1] for row in src_tokens.tolist()]
 
 
 class CTranslate2Generator:
@@ -63,8 +69,8 @@ class CTranslate2Generator:
         ctranslate2 = import_ctranslate2()
         self.translator = ctranslate2.Translator(str(model_dir), device=device, compute_type=quantize,
                                                  inter_threads=1, intra_threads=threads)
-        self.source_symbols = _vocabulary(source_dictionary)
-        self.target_index = {symbol: index for index, symbol in enumerate(_vocabulary(target_dictionary))}
+        self.source_symbols = vocabulary(source_dictionary)
+        self.target_index = {symbol: index for index, symbol in enumerate(vocabulary(target_dictionary))}
         self.pad, self.eos = source_dictionary.pad(), target_dictionary.eos()
         self.settings, self.max_positions = settings, max_positions
 
@@ -76,10 +82,7 @@ class CTranslate2Generator:
     def generate(self, models, sample: Dict, **unused) -> List[List[Dict]]:
         """One hypothesis per sentence of ``sample``, in its order, as fairseq's generators return them."""
         source_tokens = sample["net_input"]["src_tokens"]
-        sources = []
-        for row in source_tokens.tolist():
-            tokens = [token for token in row if token != self.pad]
-            sources.append([self.source_symbols[token] for token in tokens[:-1]])  # the converter adds EOS
+        sources = source_symbols(source_tokens, self.source_symbols, self.pad)
         results = self.translator.translate_batch(
             sources, beam_size=self.settings["beam"], length_penalty=self.settings["lenpen"],
             max_decoding_length=self.max_length(source_tokens.size(1)),
@@ -102,14 +105,13 @@ class CTranslate2Scorer:
         ctranslate2 = import_ctranslate2()
         self.translator = ctranslate2.Translator(str(model_dir), device=device, compute_type=quantize,
                                                  inter_threads=1, intra_threads=threads)
-        self.source_symbols = _vocabulary(source_dictionary)
-        self.target_symbols = _vocabulary(target_dictionary)
+        self.source_symbols = vocabulary(source_dictionary)
+        self.target_symbols = vocabulary(target_dictionary)
         self.pad = source_dictionary.pad()
 
     def score(self, src_tokens: torch.Tensor, candidates: List[torch.Tensor]) -> List[torch.Tensor]:
         """Mean log-probability of each candidate (token ids ending in EOS) given its row of ``src_tokens``."""
-        sources = [[self.source_symbols[token] for token in row if token != self.pad][:-1]  # the model adds EOS
-                   for row in src_tokens.tolist()]
+        sources = source_symbols(src_tokens, self.source_symbols, self.pad)
         targets = [[self.target_symbols[token] for token in tokens.tolist()[:-1]] for tokens in candidates]
         results = self.translator.score_batch(sources, targets)
         return [torch.tensor(sum(result.log_probs) / len(result.log_probs)) for result in results]

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from vqnat.engines import EngineError
 from vqnat.engines.cache import cached_conversion
-from vqnat.engines.ct2 import import_ctranslate2
+from vqnat.engines.ct2 import import_ctranslate2, source_symbols, vocabulary
 
 #: The target vocabulary's special tokens after the K codes: CTranslate2 needs them named; none is ever chosen.
 _SPECIALS = ("<s>", "</s>", "<unk>")
@@ -78,7 +78,7 @@ def latent_predictor_spec(model):
         fairseq_converter.set_transformer_encoder(spec.encoder, model.encoder)
         spec.encoder.scale_embeddings = model.encoder.embed_scale != 1.0
         fairseq_converter.set_transformer_decoder(spec.decoder, _predictor_as_decoder(model))
-    spec.register_source_vocabulary(fairseq_converter._get_vocab(model.encoder.dictionary))
+    spec.register_source_vocabulary(vocabulary(model.encoder.dictionary))
     spec.register_target_vocabulary([code_symbol(code) for code in range(model.bottleneck.num_codes)]
                                     + list(_SPECIALS))
     spec.config.decoder_start_token = "<s>"
@@ -133,7 +133,7 @@ class CTranslate2LatentSearch(nn.Module):
         translator = ctranslate2.Translator(str(model_dir), device="cpu", compute_type=quantize,
                                             inter_threads=1, intra_threads=threads)
         self.searches = _Searches(translator, source_dictionary)
-        self.source_symbols = ["<blank>" if symbol == "<pad>" else symbol for symbol in source_dictionary.symbols]
+        self.source_symbols = vocabulary(source_dictionary)
         self.pad = source_dictionary.pad()
         self.codes: Dict[str, int] = {code_symbol(code): code for code in range(num_codes)}
 
@@ -151,9 +151,7 @@ class CTranslate2LatentSearch(nn.Module):
         log-probabilities (B, beam), as ``search_latents`` finds them; the sources are the encoder output's
         ``src_tokens``. Sentences that need as many codes are searched together, so that each one's beams
         are ranked at its own last code, as vqnat's search ranks them."""
-        src_tokens = encoder_out["src_tokens"][0]
-        sources = [[self.source_symbols[token] for token in row if token != self.pad][:-1]  # CTranslate2 adds EOS
-                   for row in src_tokens.tolist()]
+        sources = source_symbols(encoder_out["src_tokens"][0], self.source_symbols, self.pad)
         lengths = num_latents.tolist()
         codes = torch.zeros(len(sources), beam_size, max(lengths), dtype=torch.long)
         scores = torch.zeros(len(sources), beam_size)
