@@ -251,8 +251,8 @@ def vqnat_copy(tiny_vqnat, tmp_path):
 @needs_onnx
 def test_onnx_float32_gives_the_pytorch_translations_with_every_search_setting(toy_data, vqnat_copy):
     parallel = _is_parallel(vqnat_copy, toy_data)
-    settings = [{}, {"length_beam": 2}, {"latent_samples": 3}] + ([{"latent_iterations": 3}] if parallel
-                                                                else [{"latent_beam": 2}])
+    settings = [{}, {"length_beam": 2}, {"latent_samples": 3}, {"exact_length": True},
+                {"latent_iterations": 3} if parallel else {"latent_beam": 2}]
     for options in settings:
         _, torch_tokens = greedy(vqnat_copy, toy_data, **options)
         translator, onnx_tokens = greedy(vqnat_copy, toy_data, "onnx", "float32", **options)

@@ -90,8 +90,17 @@ $VQNAT generate --data "$WORK/data" --checkpoint "$MODEL" --output "$WORK/test.v
 # ---- 6. the table: BLEU, batch-1 latency (median, p90), throughput, speed-up vs AR beam and greedy ----------
 REFINED=()  # the parallel latent predictor also with 16 mask-predict passes (BENCHMARKS.md: what they buy)
 if [ "$RECIPE" = parallel ]; then REFINED=(--system "vqnat-16-passes=$MODEL,latent-iterations=16"); fi
+# both models as a CPU deployment would run them, when the engines are installed (the README's install has
+# them): the teacher's greedy search in CTranslate2 int8; vqnat's latent search in CTranslate2 and the rest in
+# ONNX Runtime int8 (a parallel latent predictor: all of it in ONNX Runtime)
+DEPLOYED=()
+if "$PYTHON" -c 'import ctranslate2, onnxruntime' 2>/dev/null; then
+  ENGINE=ct2; if [ "$RECIPE" = parallel ]; then ENGINE=onnx; fi
+  DEPLOYED=(--system "ar-greedy-ct2-int8=$TEACHER,beam=1,engine=ct2,quantize=int8"
+            --system "vqnat-$ENGINE-int8=$MODEL,engine=$ENGINE,quantize=int8")
+fi
 $VQNAT bench --data "$WORK/data" --threads 1 --batch-sizes 1,64 --out "$WORK/bench" \
     --system "ar-beam$BEAM=$TEACHER,beam=$BEAM" \
     --system "ar-greedy=$TEACHER,beam=1" \
-    --system "vqnat=$MODEL" ${REFINED[@]+"${REFINED[@]}"}
+    --system "vqnat=$MODEL" ${REFINED[@]+"${REFINED[@]}"} ${DEPLOYED[@]+"${DEPLOYED[@]}"}
 echo "table: $WORK/bench/bench.md"
