@@ -98,6 +98,9 @@ if "$PYTHON" -c 'import ctranslate2, onnxruntime' 2>/dev/null; then
   ENGINE=ct2; if [ "$RECIPE" = parallel ]; then ENGINE=onnx; fi
   DEPLOYED=(--system "ar-greedy-ct2-int8=$TEACHER,beam=1,engine=ct2,quantize=int8"
             --system "vqnat-$ENGINE-int8=$MODEL,engine=$ENGINE,quantize=int8")
+else
+  echo "CTranslate2 or ONNX Runtime is not installed for $PYTHON: the bench leaves out the deployment rows" \
+       "(pip install 'vqnat[ct2,onnx]')" >&2
 fi
 $VQNAT bench --data "$WORK/data" --threads 1 --batch-sizes 1,64 --out "$WORK/bench" \
     --system "ar-beam$BEAM=$TEACHER,beam=$BEAM" \
