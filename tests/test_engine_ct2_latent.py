@@ -55,7 +55,8 @@ def test_the_search_in_ct2_gives_the_pytorch_translations_with_every_search_sett
     assert (checkpoint.parent / "checkpoint_last.ct2latent-float32" / "model.bin").is_file()
 
 
-def test_the_search_in_ct2_finds_pytorchs_codes_and_their_log_probabilities(toy_data, checkpoint):
+@pytest.mark.parametrize("beam", [1, 3])  # greedy searches the whole batch at once, a beam each length in turn
+def test_the_search_in_ct2_finds_pytorchs_codes_and_their_log_probabilities(toy_data, checkpoint, beam):
     from vqnat.generation.latent_search import search_latents
 
     torch_translator = translator_on(checkpoint, toy_data, "torch")
@@ -70,9 +71,9 @@ def test_the_search_in_ct2_finds_pytorchs_codes_and_their_log_probabilities(toy_
     for name, model in (("torch", torch_model), ("ct2", ct2_model)):
         with torch.no_grad():
             encoder_out = model.encode(tokens, lengths)
-        found[name] = search_latents(model, encoder_out, num_latents, beam_size=3, all_beams=True)
+        found[name] = search_latents(model, encoder_out, num_latents, beam_size=beam, all_beams=True)
     (torch_codes, torch_scores), (ct2_codes, ct2_scores) = found["torch"], found["ct2"]
-    assert ct2_codes.shape == torch_codes.shape == (6, 3, 6)
+    assert ct2_codes.shape == torch_codes.shape == (6, beam, 6)
     assert torch.equal(ct2_codes, torch_codes)
     assert torch.allclose(ct2_scores, torch_scores, atol=1e-4)
     assert (ct2_codes[0, :, 1:] == 0).all()  # nothing past a sentence's own codes
