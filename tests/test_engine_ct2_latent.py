@@ -57,6 +57,7 @@ def test_the_search_in_ct2_gives_the_pytorch_translations_with_every_search_sett
 
 @pytest.mark.parametrize("beam", [1, 3])  # greedy searches the whole batch at once, a beam each length in turn
 def test_the_search_in_ct2_finds_pytorchs_codes_and_their_log_probabilities(toy_data, checkpoint, beam):
+    from vqnat.bench.steps import DecoderStepCounter
     from vqnat.generation.latent_search import search_latents
 
     torch_translator = translator_on(checkpoint, toy_data, "torch")
@@ -67,16 +68,23 @@ def test_the_search_in_ct2_finds_pytorchs_codes_and_their_log_probabilities(toy_
     for row, source in enumerate(sources):
         tokens[row, tokens.size(1) - len(source):] = source  # left-padded, as fairseq batches them
     num_latents = torch.tensor([1, 3, 3, 4, 6, 2])  # sentences of different lengths in one batch
-    found = {}
+    found, passes = {}, {}
     for name, model in (("torch", torch_model), ("ct2", ct2_model)):
         with torch.no_grad():
             encoder_out = model.encode(tokens, lengths)
+        counter = DecoderStepCounter(model)
         found[name] = search_latents(model, encoder_out, num_latents, beam_size=beam, all_beams=True)
+        passes[name] = counter.counts
+        counter.remove()
     (torch_codes, torch_scores), (ct2_codes, ct2_scores) = found["torch"], found["ct2"]
     assert ct2_codes.shape == torch_codes.shape == (6, beam, 6)
     assert torch.equal(ct2_codes, torch_codes)
     assert torch.allclose(ct2_scores, torch_scores, atol=1e-4)
     assert (ct2_codes[0, :, 1:] == 0).all()  # nothing past a sentence's own codes
+    # the predictor passes run one after another: PyTorch's 6 steps; CTranslate2's greedy call the longest
+    # sentence's 6, its beam one search per code count, 1 + 3 + 4 + 6 + 2
+    assert passes["torch"]["latent_predictor.decoder"] == 6
+    assert passes["ct2"]["latent_predictor.searches"] == (6 if beam == 1 else 16)
 
 
 def test_int8_translates_every_input_from_a_smaller_model(toy_data, checkpoint, tmp_path):
