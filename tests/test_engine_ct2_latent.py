@@ -55,7 +55,7 @@ def test_the_search_in_ct2_gives_the_pytorch_translations_with_every_search_sett
     assert (checkpoint.parent / "checkpoint_last.ct2latent-float32" / "model.bin").is_file()
 
 
-@pytest.mark.parametrize("beam", [1, 3])  # greedy searches the whole batch at once, a beam each length in turn
+@pytest.mark.parametrize("beam", [1, 3])
 def test_the_search_in_ct2_finds_pytorchs_codes_and_their_log_probabilities(toy_data, checkpoint, beam):
     from vqnat.bench.steps import DecoderStepCounter
     from vqnat.generation.latent_search import search_latents
@@ -81,10 +81,10 @@ def test_the_search_in_ct2_finds_pytorchs_codes_and_their_log_probabilities(toy_
     assert torch.equal(ct2_codes, torch_codes)
     assert torch.allclose(ct2_scores, torch_scores, atol=1e-4)
     assert (ct2_codes[0, :, 1:] == 0).all()  # nothing past a sentence's own codes
-    # the predictor passes run one after another: PyTorch's 6 steps; CTranslate2's greedy call the longest
-    # sentence's 6, its beam one search per code count, 1 + 3 + 4 + 6 + 2
+    # the predictor passes run one after another: PyTorch's 6 steps; CTranslate2 searches the sentences of
+    # each code count together, one after another, 1 + 3 + 4 + 6 + 2
     assert passes["torch"]["latent_predictor.decoder"] == 6
-    assert passes["ct2"]["latent_predictor.searches"] == (6 if beam == 1 else 16)
+    assert passes["ct2"]["latent_predictor.searches"] == 16
 
 
 def test_int8_translates_every_input_from_a_smaller_model(toy_data, checkpoint, tmp_path):

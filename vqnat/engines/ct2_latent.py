@@ -104,50 +104,21 @@ def converted_latent_predictor(model, checkpoint: Path, quantize: str) -> Path:
 
 
 class _Searches(FairseqDecoder):
-    """CTranslate2's searches; one call decodes every source's codes, each as many as ``lengths`` says
-    (``passes_per_call``: the predictor passes it runs one after another, what the bench's step counter
-    counts)."""
+    """CTranslate2's searches; one call decodes ``length`` codes for every source given, one predictor pass
+    a code (``passes_per_call``: what the bench's step counter counts)."""
 
     def __init__(self, translator, dictionary):
         super().__init__(dictionary)
         self.translator = translator
 
     @staticmethod
-    def passes_per_call(sources, lengths: List[int], beam: int) -> int:
-        return max(lengths) if beam == 1 else sum(set(lengths))
+    def passes_per_call(sources, length: int, beam: int) -> int:
+        return length
 
-    def forward(self, sources: List[List[str]], lengths: List[int], beam: int) -> List[List[Tuple[List[str], float]]]:
-        """Every source's ``beam`` code sequences, best first, each with its log-probability."""
-        if beam == 1:
-            return self.greedy(sources, lengths)
-        found: List[List[Tuple[List[str], float]]] = [[] for _ in sources]
-        rows_of_length: Dict[int, List[int]] = defaultdict(list)
-        for row, length in enumerate(lengths):
-            rows_of_length[length].append(row)
-        for length, rows in rows_of_length.items():  # each sentence's beams ranked at its own last code
-            results = self.translator.translate_batch(
-                [sources[row] for row in rows], beam_size=beam, num_hypotheses=beam, length_penalty=0.0,
-                max_decoding_length=length, min_decoding_length=length, return_scores=True)
-            for row, result in zip(rows, results):
-                found[row] = list(zip(result.hypotheses, result.scores))
-        return found
-
-    def greedy(self, sources: List[List[str]], lengths: List[int]) -> List[List[Tuple[List[str], float]]]:
-        """All sources searched together to the longest length: a greedy choice does not depend on the codes
-        after it, so a source's first codes are those of its own search, and its log-probability is summed
-        over them only (CTranslate2 calls back once a code)."""
-        scores = [0.0] * len(sources)
-
-        def add(step) -> bool:
-            if step.step < lengths[step.batch_id]:
-                scores[step.batch_id] += step.log_prob
-            return False
-
-        longest = max(lengths)
-        results = self.translator.translate_batch(  # the callback's log-probabilities need return_scores
-            sources, beam_size=1, length_penalty=0.0, max_decoding_length=longest, min_decoding_length=longest,
-            return_scores=True, callback=add)
-        return [[(result.hypotheses[0][:length], score)] for result, length, score in zip(results, lengths, scores)]
+    def forward(self, sources: List[List[str]], length: int, beam: int):
+        return self.translator.translate_batch(
+            sources, beam_size=beam, num_hypotheses=beam, length_penalty=0.0, max_decoding_length=length,
+            min_decoding_length=length, return_scores=True)
 
 
 class CTranslate2LatentSearch(nn.Module):
@@ -178,15 +149,21 @@ class CTranslate2LatentSearch(nn.Module):
     def search_codes(self, encoder_out, num_latents: Tensor, beam_size: int) -> Tuple[Tensor, Tensor]:
         """Every sentence's ``beam_size`` best code sequences (B, beam, max N), best first, and their
         log-probabilities (B, beam), as ``search_latents`` finds them; the sources are the encoder output's
-        ``src_tokens``."""
+        ``src_tokens``. Sentences that need as many codes are searched together, so that each one's beams
+        are ranked at its own last code, as vqnat's search ranks them."""
         sources = source_symbols(encoder_out["src_tokens"][0], self.source_symbols, self.pad)
         lengths = num_latents.tolist()
         codes = torch.zeros(len(sources), beam_size, max(lengths), dtype=torch.long)
         scores = torch.zeros(len(sources), beam_size)
-        for row, (found, length) in enumerate(zip(self.searches(sources, lengths, beam_size), lengths)):
-            for beam, (hypothesis, score) in enumerate(found):
-                codes[row, beam, :length] = torch.tensor([self.codes[symbol] for symbol in hypothesis])
-                scores[row, beam] = score
+        rows_of_length: Dict[int, List[int]] = defaultdict(list)
+        for row, length in enumerate(lengths):
+            rows_of_length[length].append(row)
+        for length, rows in rows_of_length.items():
+            results = self.searches([sources[row] for row in rows], length, beam_size)
+            for row, result in zip(rows, results):
+                for beam, (hypothesis, score) in enumerate(zip(result.hypotheses, result.scores)):
+                    codes[row, beam, :length] = torch.tensor([self.codes[symbol] for symbol in hypothesis])
+                    scores[row, beam] = score
         return codes.to(num_latents.device), scores.to(num_latents.device)
 
 
