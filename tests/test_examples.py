@@ -254,3 +254,45 @@ def test_code_agreement_compares_each_checkpoint_s_codes_with_the_last_and_the_n
     rows = capsys.readouterr().out.strip().splitlines()
     share = 100 * code_agreement.agreement(flipped, codes)
     assert rows[2] == f"| {renamed} | {share:.1f}% | {share:.1f}% |" and rows[3] == f"| {trained} | 100.0% | – |"
+
+
+def write_bench(path: Path, rows) -> Path:
+    """A bench.json with only the fields budget_curve.py reads: (name, checkpoint, own, warm start, BLEU) rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"systems": [
+        {"name": name, "checkpoint": checkpoint, "options": {}, "bleu": bleu,
+         "training_updates": {"own": own, "warm_start": warm_start}}
+        for name, checkpoint, own, warm_start, bleu in rows]}), encoding="utf-8")
+    return path
+
+
+def test_budget_curve_divides_by_the_reference_at_the_same_budget_and_counts_a_rebenched_row_once(tmp_path,
+                                                                                                  capsys):
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import budget_curve
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    first = write_bench(tmp_path / "a" / "bench.json", [("ar-3000", "ar3.pt", 3000, None, 30.0),
+                                                        ("vq-2200+800", "vq.pt", 800, 2200, 24.0),
+                                                        ("vq-lb4", "vq.pt", 800, 2200, 99.0)])
+    second = write_bench(tmp_path / "b" / "bench.json", [("ar-4000", "ar4.pt", 4000, None, 32.0),
+                                                         ("vq-3000+1000", "vq4.pt", 1000, 3000, 28.0),
+                                                         ("vq-2200+800", "vq.pt", 800, 2200, 24.0),
+                                                         ("vq-1000", "vq1.pt", 1000, None, 10.0)])
+    out = tmp_path / "curve.png"
+    budget_curve.main(["--reference", "AR=ar-*", "--series", "vqnat=vq-*+*,vq-1000", "--out", str(out),
+                       str(first), str(second)])
+    assert capsys.readouterr().out.strip().splitlines()[2:] == [
+        "| AR | 3,000 | 30.00 | 1.00 |", "| AR | 4,000 | 32.00 | 1.00 |",
+        "| vqnat | 1,000 | 10.00 | - |", "| vqnat | 3,000 | 24.00 | 0.80 |", "| vqnat | 4,000 | 28.00 | 0.88 |"]
+    assert out.read_bytes().startswith(b"\x89PNG")
+
+    with pytest.raises(SystemExit) as exited:
+        budget_curve.main(["--reference", "AR=ar-*", "--series", "vqnat=nothing-*", "--out", str(out), str(first)])
+    assert exited.value.code == 1 and "'vqnat'" in capsys.readouterr().err
+    (tmp_path / "broken.json").write_text("{", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        budget_curve.main(["--reference", "AR=ar-*", "--series", "v=vq-*", "--out", str(out),
+                           str(tmp_path / "broken.json")])
+    assert "broken.json: not a vqnat bench.json" in capsys.readouterr().err
