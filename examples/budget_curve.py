@@ -2,14 +2,16 @@
 trained AR model rise with the budget, and how fast?
 
     python examples/budget_curve.py --reference "AR greedy=ar-greedy-ct2-int8-*" \
-        --series "vqnat one pass=pairs-*-ct2-int8" --series "vqnat latent beam 4=pairs-*-lb4-ct2-int8" \
+        --series "vqnat one pass=vqnat-s1-ct2-int8-*,vqnat-s2-ct2-int8-*" \
+        --series "vqnat latent beam 4=vqnat-*-lb4-*" \
         --out budget-curve.png bench-3000/bench.json bench-4000/bench.json bench-5000/bench.json
 
 Each series is a label and shell-style patterns (comma-separated) over the bench rows' names; a row that
-several runs benched (the same checkpoint and options) counts once. A row's budget is all the updates behind it (a warm-started vqnat model: its teacher's and its own, as the bench records them). The
-right panel divides each row's BLEU by the reference series' BLEU at the same budget (the mean where
-several rows give it), so only equal budgets are compared. It prints the points as a Markdown table and
-writes both panels as a PNG.
+several runs benched (the same checkpoint and options) counts once. A row's budget is all the updates
+behind it (a warm-started vqnat model: its teacher's and its own, as the bench records them). The right
+panel divides each row's BLEU by the reference series' BLEU at the same budget (the mean where several
+rows give it), so only equal budgets are compared. It prints the points as a Markdown table and writes
+both panels as a PNG.
 """
 import argparse
 import fnmatch
@@ -26,7 +28,7 @@ from vqnat.atomic import atomic_write_bytes
 
 Points = Dict[str, List[Tuple[int, float]]]  # series label -> (budget, BLEU) of every row it matched
 
-#: The issue's targets for vqnat's BLEU as a share of the equal-budget AR model's.
+#: The targets for vqnat's BLEU as a share of the equal-budget AR model's (BENCHMARKS.md, "The targets").
 TARGET_RATIOS = (0.90, 0.97)
 
 
@@ -53,14 +55,14 @@ def collect(benches: Sequence[Path], series: Sequence[Tuple[str, List[str]]]) ->
     for path in benches:
         try:
             systems = json.loads(path.read_text(encoding="utf-8"))["systems"]
-        except (OSError, ValueError, KeyError) as error:
-            raise ValueError(f"{path}: not a vqnat bench.json ({error})") from None
-        for label, patterns in series:
-            for system in systems:
-                row = (label, system["checkpoint"], json.dumps(system.get("options"), sort_keys=True))
-                if row not in seen and any(fnmatch.fnmatchcase(system["name"], pattern) for pattern in patterns):
-                    seen.add(row)
-                    points[label].append((budget(system), system["bleu"]))
+            for label, patterns in series:
+                for system in systems:
+                    row = (label, system["checkpoint"], json.dumps(system.get("options"), sort_keys=True))
+                    if row not in seen and any(fnmatch.fnmatchcase(system["name"], p) for p in patterns):
+                        seen.add(row)
+                        points[label].append((budget(system), system["bleu"]))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{path}: not a vqnat bench.json ({error!r})") from None
     return dict(points)
 
 
