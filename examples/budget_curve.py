@@ -113,15 +113,13 @@ def plot(points: Points, reference: str, path: Path, title: str) -> None:
     figure = Figure(figsize=(10, 4.2), dpi=120, layout="constrained")
     FigureCanvasAgg(figure)
     bleu_axes, ratio_axes = figure.subplots(1, 2)
+    shares = ratios(points, reference)
     for index, (label, rows) in enumerate(points.items()):
-        colour = f"C{index}"
-        bleu_axes.scatter(*zip(*rows), color=colour, zorder=3)
-        bleu_axes.plot(*mean_line(rows), color=colour, label=label)
-    for index, (label, rows) in enumerate(points.items()):
-        shares = ratios(points, reference).get(label)
-        if shares:
-            ratio_axes.scatter(*zip(*shares), color=f"C{index}", zorder=3)
-            ratio_axes.plot(*mean_line(shares), color=f"C{index}", label=label)
+        colour = f"C{index}"  # a series keeps its colour in both panels
+        for axes, values in ((bleu_axes, rows), (ratio_axes, shares.get(label))):
+            if values:
+                axes.scatter(*zip(*values), color=colour, zorder=3)
+                axes.plot(*mean_line(values), color=colour, label=label)
     for target in TARGET_RATIOS:
         ratio_axes.axhline(target, color="grey", linestyle=":", linewidth=1)
         ratio_axes.annotate(f"{target:.2f}x", (0, target), xycoords=("axes fraction", "data"), fontsize=8,
