@@ -25,7 +25,9 @@ TEACHER_UPDATES=${TEACHER_UPDATES:-$UPDATES}
 VQNAT_UPDATES=${VQNAT_UPDATES:-$UPDATES}
 RECIPE=${RECIPE:-pairs}                # or parallel, paper (README: Recipes)
 BEAM=${BEAM:-4}
+LATENT_BEAM=${LATENT_BEAM:-4}          # over vqnat's codes (1: one pass; better at each Bible budget: BENCHMARKS.md)
 LENPEN=${LENPEN:-1.0,1.5,2.0,3.0}     # the teacher's length penalty when it distils: the best of these on valid
+[[ "$LATENT_BEAM" =~ ^[1-9][0-9]*$ ]] || { echo "LATENT_BEAM=$LATENT_BEAM: not a positive whole number" >&2; exit 1; }
 mkdir -p "$WORK"
 
 if [ -z "$RAW" ]; then
@@ -62,6 +64,7 @@ if [ "$RECIPE" = paper ]; then  # these flags keep the paper's codebook in use o
 else
   RECIPE_FLAGS=""
 fi
+if [ "$RECIPE" = parallel ]; then LATENT_BEAM=1; fi  # its latent predictor has no search (it refines instead)
 $VQNAT train vqnat "$WORK/distilled" --save-dir "$WORK/vqnat" --preset "$PRESET" --recipe "$RECIPE" \
     --init-from "$TEACHER" --max-update "$VQNAT_UPDATES" -- --warmup-updates 400 --lr 1e-3 $RECIPE_FLAGS
 # the mean of the last 5 checkpoints (one every 200 updates with the small preset) saved in the run's last 40%:
@@ -85,11 +88,15 @@ $VQNAT choose-length --data "$WORK/data" --checkpoint "$MODEL"
 
 # ---- 5. test translations with sacreBLEU -------------------------------------------------------------------
 $VQNAT generate --data "$WORK/data" --checkpoint "$TEACHER" --beam "$BEAM" --output "$WORK/test.teacher.$TGT"
-$VQNAT generate --data "$WORK/data" --checkpoint "$MODEL" --output "$WORK/test.vqnat.$TGT"
+$VQNAT generate --data "$WORK/data" --checkpoint "$MODEL" --latent-beam "$LATENT_BEAM" \
+    --output "$WORK/test.vqnat.$TGT"
 
 # ---- 6. the table: BLEU, batch-1 latency (median, p90), throughput, speed-up vs AR beam and greedy ----------
-REFINED=()  # the parallel latent predictor also with 16 mask-predict passes (BENCHMARKS.md: what they buy)
-if [ "$RECIPE" = parallel ]; then REFINED=(--system "vqnat-16-passes=$MODEL,latent-iterations=16"); fi
+# vqnat in one pass and with its latent beam; the parallel latent predictor also with 16 mask-predict passes
+# (BENCHMARKS.md: what they buy)
+SEARCHED=()
+if [ "$LATENT_BEAM" -gt 1 ]; then SEARCHED=(--system "vqnat-lb$LATENT_BEAM=$MODEL,latent-beam=$LATENT_BEAM"); fi
+if [ "$RECIPE" = parallel ]; then SEARCHED=(--system "vqnat-16-passes=$MODEL,latent-iterations=16"); fi
 # both models as a CPU deployment would run them, when the engines are installed (the README's install has
 # them): the teacher's greedy search in CTranslate2 int8; vqnat's latent search in CTranslate2 and the rest in
 # ONNX Runtime int8 (a parallel latent predictor: all of it in ONNX Runtime)
@@ -98,6 +105,10 @@ if "$PYTHON" -c 'import ctranslate2, onnxruntime' 2>/dev/null; then
   ENGINE=ct2; if [ "$RECIPE" = parallel ]; then ENGINE=onnx; fi
   DEPLOYED=(--system "ar-greedy-ct2-int8=$TEACHER,beam=1,engine=ct2,quantize=int8"
             --system "vqnat-$ENGINE-int8=$MODEL,engine=$ENGINE,quantize=int8")
+  if [ "$LATENT_BEAM" -gt 1 ]; then
+    DEPLOYED+=(--system
+      "vqnat-$ENGINE-int8-lb$LATENT_BEAM=$MODEL,engine=$ENGINE,quantize=int8,latent-beam=$LATENT_BEAM")
+  fi
 else
   echo "CTranslate2 or ONNX Runtime is not installed for $PYTHON: the bench leaves out the deployment rows" \
        "(pip install 'vqnat[ct2,onnx]')" >&2
@@ -105,5 +116,5 @@ fi
 $VQNAT bench --data "$WORK/data" --threads 1 --batch-sizes 1,64 --out "$WORK/bench" \
     --system "ar-beam$BEAM=$TEACHER,beam=$BEAM" \
     --system "ar-greedy=$TEACHER,beam=1" \
-    --system "vqnat=$MODEL" ${REFINED[@]+"${REFINED[@]}"} ${DEPLOYED[@]+"${DEPLOYED[@]}"}
+    --system "vqnat=$MODEL" ${SEARCHED[@]+"${SEARCHED[@]}"} ${DEPLOYED[@]+"${DEPLOYED[@]}"}
 echo "table: $WORK/bench/bench.md"
