@@ -1,4 +1,5 @@
-"""``vqnat choose-length``: the decoding length a vqnat model translates best with, chosen on valid."""
+"""``vqnat choose-length``: the decoding length (and beam over codes) a vqnat model translates best with,
+chosen on valid."""
 import click
 
 from vqnat_cli.number_list import NumberList
@@ -13,25 +14,33 @@ from vqnat_cli.number_list import NumberList
               help="Length scales to try, each with and without --exact-length. When the best is the largest "
                    "(smallest) of them, scales a step beyond are tried while each gains 0.1 valid BLEU or more "
                    "(at most 10).")
+@click.option("--latent-beams", type=NumberList("beam"), default="1", show_default=True,
+              help="Beams over the codes to try at the chosen length (an autoregressive latent predictor's); a "
+                   "larger one is chosen only where it gains 0.1 valid BLEU or more over the best smaller one.")
 @click.option("--subset", default="valid", show_default=True, help="Split the choice is made on.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Sentences per batch.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for torch (default: this machine's cores).")
 @click.option("--cpu", is_flag=True, help="Use the CPU even when a GPU is present.")
-def choose_length(data, checkpoint, scales, subset, batch_size, threads, cpu) -> None:
-    """Decode SUBSET with every length scale, with and without an exact length, and record the best in CHECKPOINT.
+def choose_length(data, checkpoint, scales, latent_beams, subset, batch_size, threads, cpu) -> None:
+    """Decode SUBSET with every length scale, with and without an exact length, and record the best in CHECKPOINT;
+    then, at that length, with every --latent-beams beam.
 
     A best scale on the edge of --scales is followed past it, a step at a time, while each step gains 0.1 BLEU
-    or more (a longer length costs latent steps).
+    or more (a longer length costs latent steps). The length is chosen in one pass over the codes.
 
-    `vqnat generate`, `vqnat bench` and the Python API then decode with it unless given --length-scale or
-    --[no-]exact-length. Rerun with the same candidates, it decodes only what the recorded scores lack."""
+    `vqnat generate`, `vqnat bench` and the Python API then decode with them unless given --length-scale,
+    --[no-]exact-length or --latent-beam. Rerun with the same candidates, it decodes only what the recorded
+    scores lack."""
     import functools
     from pathlib import Path
 
+    from vqnat.generation.latent_beam_choice import (beams_of, choose_latent_beam, recorded_beam_choice,
+                                                     set_beam_choice)
     from vqnat.generation.length_choice import (LengthChoiceError, candidates_of, choose_length as choose,
-                                                describe, read_checkpoint, recorded_choice, write_choice)
+                                                describe, read_checkpoint, recorded_choice, set_choice,
+                                                write_checkpoint)
     from vqnat.scoring import read_references, sacrebleu_score
     from vqnat.threads import set_torch_threads, threads_per_process
     from vqnat.translate import Translator, TranslationError
@@ -39,8 +48,9 @@ def choose_length(data, checkpoint, scales, subset, batch_size, threads, cpu) ->
     path = Path(checkpoint)
     try:
         candidates = candidates_of(scales)
+        beams = beams_of(latent_beams)
         state = read_checkpoint(path)
-    except LengthChoiceError as error:
+    except (LengthChoiceError, ValueError) as error:
         raise click.ClickException(str(error))
     record = recorded_choice(state, candidates, subset)
     known = {tuple(candidate): bleu for candidate, bleu in zip(record.get("candidates", []), record.get("bleu", []))}
@@ -59,14 +69,39 @@ def choose_length(data, checkpoint, scales, subset, batch_size, threads, cpu) ->
     def score(candidate):
         if candidate in known:  # scored by an earlier run on the same grid: the rule is applied again, not decoded
             return known[candidate], record["signature"]
+        return bleu_of(length_scale=candidate[0], exact_length=candidate[1], latent_beam=1)
+
+    def bleu_of(**settings):
         translator, sources, references = decoding()
-        generator = translator.build_generator(length_scale=candidate[0], exact_length=candidate[1])
+        if settings["latent_beam"] > 1 and getattr(translator.model, "parallel", False):
+            raise click.ClickException(f"--latent-beams: {path}'s latent predictor is parallel, with no beam "
+                                       "search over codes: give 1")
+        generator = translator.build_generator(**settings)
         hypotheses = [translator.detokenize(tokens) for tokens in translator.generate(sources, generator)]
         return sacrebleu_score(hypotheses, references)
 
     choice = choose(score, candidates, subset)
-    if choice != record:
-        write_choice(path, state, choice)
+    length = choice["chosen"]
+    one_pass = dict(zip(map(tuple, choice["candidates"]), choice["bleu"]))[tuple(length)]
+    beam_record = recorded_beam_choice(state, beams, subset, length)
+    known_beams = dict(zip(beam_record.get("beams", []), beam_record.get("bleu", [])))
+
+    def beam_score(beam):
+        if beam in known_beams:
+            return known_beams[beam], beam_record["signature"]
+        if beam == 1:  # the length was chosen in one pass
+            return one_pass, choice["signature"]
+        return bleu_of(length_scale=length[0], exact_length=length[1], latent_beam=beam)
+
+    beam_choice = choose_latent_beam(beam_score, beams, subset, length)
+    if choice != record or beam_choice != beam_record:
+        set_choice(state, choice)
+        set_beam_choice(state, beam_choice)
+        write_checkpoint(path, state)
     for candidate, bleu in zip(choice["candidates"], choice["bleu"]):
         click.echo(f"{subset} BLEU = {bleu:.2f} with {describe(tuple(candidate))}")
-    click.echo(f"{path} decodes with {describe(tuple(choice['chosen']))} ({choice['signature']})")
+    if len(beams) > 1:
+        for beam, bleu in zip(beam_choice["beams"], beam_choice["bleu"]):
+            click.echo(f"{subset} BLEU = {bleu:.2f} with {describe(tuple(length))} --latent-beam {beam}")
+    chosen = describe(tuple(length)) + (f" --latent-beam {beam_choice['chosen']}" if len(beams) > 1 else "")
+    click.echo(f"{path} decodes with {chosen} ({choice['signature']})")

@@ -21,8 +21,9 @@ logger = logging.getLogger("vqnat.generate")
 @click.option("--beam", type=click.IntRange(min=1), default=4, show_default=True,
               help="Beam size for AR models.")
 @click.option("--lenpen", type=float, default=1.0, show_default=True, help="Length penalty for AR beam search.")
-@click.option("--latent-beam", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Beam size over latent codes for vqnat models.")
+@click.option("--latent-beam", type=click.IntRange(min=1), default=None,
+              help="Beam size over latent codes for vqnat models (default: the model's own, 1 unless `vqnat "
+                   "choose-length --latent-beams` chose another).")
 @click.option("--latent-iterations", type=click.IntRange(min=1), default=None,
               help="vqnat, parallel latent predictor: mask-predict passes over the codes (default: the model's, "
                    "one pass).")

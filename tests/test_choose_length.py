@@ -115,3 +115,67 @@ def test_bad_checkpoints_and_scales_are_refused_in_one_line_and_nothing_is_writt
     assert bad.exit_code == 2 and "--scales" in bad.output and "'x' is not a number" in bad.output
     zero = choose(toy_data, briefly_trained["vqnat"], "--scales", "0,1")
     assert zero.exit_code == 1 and "--scales must be > 0" in zero.output
+
+
+def test_a_larger_latent_beam_is_chosen_only_where_it_gains_enough_valid_bleu():
+    from vqnat.generation.latent_beam_choice import MIN_GAIN, beams_of, choose_latent_beam
+
+    assert beams_of([4, 1, 4.0]) == (1, 4)
+    for bad in ([0], [1.5]):
+        with pytest.raises(ValueError, match="--latent-beams must be whole numbers >= 1"):
+            beams_of(bad)
+    scores = {1: 20.0, 2: 20.0 + MIN_GAIN / 2, 4: 20.0 + MIN_GAIN}
+    choice = choose_latent_beam(lambda beam: (scores[beam], "sig"), (1, 2, 4), "valid", [1.2, False])
+    assert choice["chosen"] == 4 and choice["bleu"] == [20.0, 20.05, 20.1] and choice["length"] == [1.2, False]
+    scores[4] = 20.0 + MIN_GAIN / 2
+    assert choose_latent_beam(lambda beam: (scores[beam], "sig"), (1, 2, 4), "valid", [1.0, True])["chosen"] == 1
+    scores[1] = 21.0
+    assert choose_latent_beam(lambda beam: (scores[beam], "sig"), (1, 4), "valid", [1.0, True])["chosen"] == 1
+
+
+@pytest.mark.slow
+def test_the_latent_beam_chosen_at_the_chosen_length_becomes_the_model_s_default(toy_data, tmp_path, monkeypatch):
+    import torch
+
+    from vqnat.generation.latent_beam_choice import MIN_GAIN
+    from vqnat.translate import Translator
+
+    checkpoint = tmp_path / "pairs" / "checkpoint_last.pt"
+    trained = CliRunner().invoke(cli, ["train", "vqnat", str(toy_data), "--save-dir", str(checkpoint.parent),
+                                       "--preset", "tiny", "--recipe", "pairs", "--max-update", "10"])
+    assert trained.exit_code == 0, trained.output
+    result = choose(toy_data, checkpoint, "--scales", "1.0", "--latent-beams", "1,3")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    one_pass = float(lines[0].split("BLEU = ")[1].split(" with ")[0])  # the length's own score, not decoded again
+    beams = {int(line.split("--latent-beam ")[1]): float(line.split("BLEU = ")[1].split(" with ")[0])
+             for line in lines if "--latent-beam " in line and "BLEU = " in line}
+    assert set(beams) == {1, 3} and beams[1] == one_pass
+    expected = 3 if beams[3] >= round(beams[1] + MIN_GAIN, 2) else 1
+    assert lines[-1].split(" decodes with ")[1].split(" (")[0].endswith(f"--latent-beam {expected}")
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    assert state["cfg"]["task"]["latent_beam"] == expected
+    assert state["extra_state"]["latent_beam_choice"]["bleu"] == [beams[1], beams[3]]
+    assert Translator(str(checkpoint), str(toy_data)).generator.latent_beam == expected
+    assert Translator(str(checkpoint), str(toy_data), latent_beam=2).generator.latent_beam == 2
+    sampled = Translator(str(checkpoint), str(toy_data), latent_samples=2).generator
+    assert (sampled.latent_beam, sampled.latent_samples) == (1, 2)  # samples replace the model's own beam
+
+    monkeypatch.setattr("vqnat.translate.Translator.__init__", lambda *args, **kwargs: pytest.fail("decoded"))
+    again = choose(toy_data, checkpoint, "--scales", "1.0", "--latent-beams", "1,3")
+    assert again.exit_code == 0 and again.stdout == result.stdout
+
+
+@pytest.mark.slow
+def test_a_beam_over_a_parallel_predictor_s_codes_is_refused_and_nothing_is_written(briefly_trained, toy_data,
+                                                                                     tmp_path):
+    checkpoint = tmp_path / "parallel.pt"
+    shutil.copy(briefly_trained["vqnat"], checkpoint)
+    before = checkpoint.read_bytes()
+    result = choose(toy_data, checkpoint, "--scales", "1.0", "--latent-beams", "1,4")
+    assert result.exit_code == 1 and "latent predictor is parallel" in result.output
+    assert str(checkpoint) in result.output and len(result.output.strip().splitlines()) == 1
+    assert checkpoint.read_bytes() == before
+    bad = choose(toy_data, checkpoint, "--latent-beams", "0,1")
+    assert bad.exit_code == 1 and "--latent-beams must be whole numbers >= 1" in bad.output

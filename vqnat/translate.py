@@ -30,7 +30,8 @@ class Translator:
         checkpoint: a fairseq checkpoint file (AR teacher, vqnat, or fairseq's NAT models).
         data: the fairseq data directory it was trained on (dictionaries, spm model, raw references).
         beam: beam size of AR models.
-        latent_beam: beam size over latent codes of vqnat models (None: the model's own).
+        latent_beam: beam size over latent codes of vqnat models (None: the model's own, 1 unless
+            ``vqnat choose-length --latent-beams`` chose another).
         batch_size: sentences per batch.
         threads: torch threads for this process (None: torch's default).
         max_tokens: source tokens per batch (None: no token cap).
@@ -80,7 +81,10 @@ class Translator:
         """A latent beam searches an autoregressive latent predictor, and sampled codes replace that search:
         say so before any sentence is translated."""
         parallel = getattr(self.model, "parallel", None)
-        beam, samples = self.generation.get("latent_beam") or 1, self.generation.get("latent_samples") or 1
+        samples = self.generation.get("latent_samples") or 1
+        if samples > 1 and "latent_beam" not in self.generation:  # sampled codes replace the model's own beam
+            self.generation["latent_beam"] = 1
+        beam = self.generation.get("latent_beam") or getattr(self.task.cfg, "latent_beam", 1) or 1
         if parallel is True and beam > 1:
             raise TranslationError("--latent-beam searches an autoregressive latent predictor; this model's is "
                                    "parallel: use --latent-samples for several code sequences")

@@ -214,6 +214,7 @@ def measure_system(spec: SystemSpec, data: str, subset: str, batch_sizes: Sequen
         "beam": int(translator.generation.get("beam", 1)) if kind == "ar" else None,
         "decoding_length": ({"scale": float(translator.generator.length_scale),
                              "exact": bool(translator.generator.exact_length)} if kind == "vqnat" else None),
+        "latent_beam": int(translator.generator.latent_beam) if kind == "vqnat" else None,
         "sentences": len(sources),
         **bleu_scores(hypotheses, references, translator.target_lang),
         "latency_ms": summarize_ms(single["seconds"]),

@@ -87,12 +87,15 @@ def _latent_accuracies(report: Dict) -> str:
 
 
 def _length_notes(report: Dict) -> List[str]:
-    """The length each vqnat row decoded at: its own option, or the one `vqnat choose-length` recorded."""
+    """The length (and beam over codes) each vqnat row decoded with: its own options, or those `vqnat
+    choose-length` recorded."""
     rows = [system for system in report["systems"] if system.get("decoding_length")]
     if not rows:
         return []
     lengths = "; ".join(f"{system['name']}: {system['decoding_length']['scale']:g}x"
-                        + (", exact" if system["decoding_length"]["exact"] else "") for system in rows)
+                        + (", exact" if system["decoding_length"]["exact"] else "")
+                        + (f", latent beam {system['latent_beam']}" if (system.get("latent_beam") or 1) > 1 else "")
+                        for system in rows)
     return [f"- Decoding length (vqnat rows, times the predicted length; exact: no EOS before it): {lengths}."]
 
 

@@ -105,14 +105,18 @@ def choose_length(score: Callable[[Candidate], Tuple[float, str]], candidates: S
             "bleu": list(scores.values()), "signature": signature}
 
 
-def write_choice(path: Path, state: Dict, choice: Dict) -> None:
-    """Set the chosen length as the checkpoint's task default and keep the scores; rewritten atomically."""
-    import torch
-
+def set_choice(state: Dict, choice: Dict) -> None:
+    """Make the chosen length the checkpoint's task default and keep the scores (``write_checkpoint`` saves)."""
     scale, exact = choice["chosen"]
     state["cfg"]["task"]["length_scale"] = float(scale)
     state["cfg"]["task"]["exact_length"] = bool(exact)
     state.setdefault("extra_state", {})[RECORD_KEY] = choice
+
+
+def write_checkpoint(path: Path, state: Dict) -> None:
+    """The checkpoint with its recorded choices, rewritten atomically."""
+    import torch
+
     buffer = io.BytesIO()
     torch.save(state, buffer)
     atomic_write_bytes(Path(path), buffer.getvalue())

@@ -1,0 +1,52 @@
+"""A vqnat model's beam over codes, chosen on the valid split at its chosen length and recorded in its checkpoint.
+
+A beam of 4 over an autoregressive latent predictor's codes gains 0.2-0.9 test BLEU at every Bible budget
+measured and loses 0.57 on the software messages (BENCHMARKS.md), so whether it pays is a property of the
+model and the corpus: like the decoding length (``length_choice``), it is chosen per model on valid and
+written into the checkpoint's task settings, which ``vqnat generate``, ``vqnat bench``, the Python API and
+every engine decode with unless told otherwise. A larger beam costs latent predictor time, so it has to beat
+the best smaller one by ``MIN_GAIN`` valid BLEU. The scores travel with the choice: a rerun with the same
+beams at the same length decodes nothing.
+"""
+from typing import Callable, Dict, Sequence, Tuple
+
+#: What a larger beam has to gain over the best smaller one (sacreBLEU's two decimals) to be chosen.
+MIN_GAIN = 0.1
+#: Where the scores are kept in the checkpoint, beside ``length_choice``'s.
+RECORD_KEY = "latent_beam_choice"
+
+
+def beams_of(values: Sequence[float]) -> Tuple[int, ...]:
+    """``--latent-beams`` as whole numbers >= 1, smallest first; refused in one line otherwise."""
+    if any(value != int(value) or value < 1 for value in values):
+        raise ValueError(f"--latent-beams must be whole numbers >= 1, got {', '.join(f'{v:g}' for v in values)}")
+    return tuple(sorted({int(value) for value in values}))
+
+
+def recorded_beam_choice(state: Dict, beams: Sequence[int], subset: str, length: Sequence) -> Dict:
+    """The choice recorded in ``state`` among these beams on this split at this length ({} when there is none)."""
+    choice = (state.get("extra_state") or {}).get(RECORD_KEY) or {}
+    same = (choice.get("beams") == list(beams) and choice.get("subset") == subset
+            and choice.get("length") == list(length))
+    return choice if same else {}
+
+
+def choose_latent_beam(score: Callable[[int], Tuple[float, str]], beams: Sequence[int], subset: str,
+                       length: Sequence) -> Dict:
+    """The smallest of ``beams`` that no larger one beats by ``MIN_GAIN``, by ``score(beam) -> (BLEU,
+    signature)``, scores compared at sacreBLEU's two decimals."""
+    scores, signature = [], ""
+    chosen = None
+    for beam in beams:
+        bleu, signature = score(beam)
+        scores.append(round(bleu, 2))
+        if chosen is None or scores[-1] >= round(scores[beams.index(chosen)] + MIN_GAIN, 2):
+            chosen = beam
+    return {"beams": list(beams), "subset": subset, "length": list(length), "bleu": scores, "chosen": chosen,
+            "signature": signature}
+
+
+def set_beam_choice(state: Dict, choice: Dict) -> None:
+    """Make the chosen beam the checkpoint's task default and keep the scores (the caller writes ``state``)."""
+    state["cfg"]["task"]["latent_beam"] = int(choice["chosen"])
+    state.setdefault("extra_state", {})[RECORD_KEY] = choice
