@@ -37,7 +37,7 @@ def choose_length(data, checkpoint, scales, latent_beams, subset, batch_size, th
     from pathlib import Path
 
     from vqnat.generation.latent_beam_choice import (beams_of, choose_latent_beam, recorded_beam_choice,
-                                                     set_beam_choice)
+                                                     refuse_beams_over_parallel_codes, set_beam_choice)
     from vqnat.generation.length_choice import (LengthChoiceError, candidates_of, choose_length as choose,
                                                 describe, read_checkpoint, recorded_choice, set_choice,
                                                 write_checkpoint)
@@ -50,6 +50,7 @@ def choose_length(data, checkpoint, scales, latent_beams, subset, batch_size, th
         candidates = candidates_of(scales)
         beams = beams_of(latent_beams)
         state = read_checkpoint(path)
+        refuse_beams_over_parallel_codes(state, beams, path)
     except (LengthChoiceError, ValueError) as error:
         raise click.ClickException(str(error))
     record = recorded_choice(state, candidates, subset)
@@ -73,9 +74,6 @@ def choose_length(data, checkpoint, scales, latent_beams, subset, batch_size, th
 
     def bleu_of(**settings):
         translator, sources, references = decoding()
-        if settings["latent_beam"] > 1 and getattr(translator.model, "parallel", False):
-            raise click.ClickException(f"--latent-beams: {path}'s latent predictor is parallel, with no beam "
-                                       "search over codes: give 1")
         generator = translator.build_generator(**settings)
         hypotheses = [translator.detokenize(tokens) for tokens in translator.generate(sources, generator)]
         return sacrebleu_score(hypotheses, references)

@@ -169,10 +169,11 @@ def test_the_latent_beam_chosen_at_the_chosen_length_becomes_the_model_s_default
 
 @pytest.mark.slow
 def test_a_beam_over_a_parallel_predictor_s_codes_is_refused_and_nothing_is_written(briefly_trained, toy_data,
-                                                                                     tmp_path):
+                                                                                     tmp_path, monkeypatch):
     checkpoint = tmp_path / "parallel.pt"
     shutil.copy(briefly_trained["vqnat"], checkpoint)
     before = checkpoint.read_bytes()
+    monkeypatch.setattr("vqnat.translate.Translator.__init__", lambda *args, **kwargs: pytest.fail("decoded"))
     result = choose(toy_data, checkpoint, "--scales", "1.0", "--latent-beams", "1,4")
     assert result.exit_code == 1 and "latent predictor is parallel" in result.output
     assert str(checkpoint) in result.output and len(result.output.strip().splitlines()) == 1

@@ -23,6 +23,15 @@ def beams_of(values: Sequence[float]) -> Tuple[int, ...]:
     return tuple(sorted({int(value) for value in values}))
 
 
+def refuse_beams_over_parallel_codes(state: Dict, beams: Sequence[int], path) -> None:
+    """A beam searches an autoregressive latent predictor: say so for a parallel one before anything is decoded."""
+    model = (state.get("cfg") or {}).get("model")
+    kind = model.get("latent_predictor") if isinstance(model, dict) else getattr(model, "latent_predictor", None)
+    if max(beams) > 1 and kind == "parallel":
+        raise ValueError(f"--latent-beams: {path}'s latent predictor is parallel, with no beam search over codes: "
+                         "give 1")
+
+
 def recorded_beam_choice(state: Dict, beams: Sequence[int], subset: str, length: Sequence) -> Dict:
     """The choice recorded in ``state`` among these beams on this split at this length ({} when there is none)."""
     choice = (state.get("extra_state") or {}).get(RECORD_KEY) or {}
