@@ -16,7 +16,8 @@ from vqnat_cli.number_list import NumberList
                    "(at most 10).")
 @click.option("--latent-beams", type=NumberList("beam"), default="1", show_default=True,
               help="Beams over the codes to try at the chosen length (an autoregressive latent predictor's); a "
-                   "larger one is chosen only where it gains 0.1 valid BLEU or more over the best smaller one.")
+                   "larger one is chosen only where it gains 0.1 valid BLEU or more over the one chosen among the "
+                   "smaller ones.")
 @click.option("--subset", default="valid", show_default=True, help="Split the choice is made on.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Sentences per batch.")

@@ -5,12 +5,12 @@ measured and loses 0.57 on the software messages (BENCHMARKS.md), so whether it 
 model and the corpus: like the decoding length (``length_choice``), it is chosen per model on valid and
 written into the checkpoint's task settings, which ``vqnat generate``, ``vqnat bench``, the Python API and
 every engine decode with unless told otherwise. A larger beam costs latent predictor time, so it has to beat
-the best smaller one by ``MIN_GAIN`` valid BLEU. The scores travel with the choice: a rerun with the same
-beams at the same length decodes nothing.
+the beam chosen among the smaller ones by ``MIN_GAIN`` valid BLEU. The scores travel with the choice: a rerun
+with the same beams at the same length decodes nothing.
 """
 from typing import Callable, Dict, Sequence, Tuple
 
-#: What a larger beam has to gain over the best smaller one (sacreBLEU's two decimals) to be chosen.
+#: What a larger beam has to gain over the one chosen among the smaller (sacreBLEU's two decimals) to be chosen.
 MIN_GAIN = 0.1
 #: Where the scores are kept in the checkpoint, beside ``length_choice``'s.
 RECORD_KEY = "latent_beam_choice"
@@ -42,8 +42,9 @@ def recorded_beam_choice(state: Dict, beams: Sequence[int], subset: str, length:
 
 def choose_latent_beam(score: Callable[[int], Tuple[float, str]], beams: Sequence[int], subset: str,
                        length: Sequence) -> Dict:
-    """The smallest of ``beams`` that no larger one beats by ``MIN_GAIN``, by ``score(beam) -> (BLEU,
-    signature)``, scores compared at sacreBLEU's two decimals."""
+    """The beam valid translates best with by ``score(beam) -> (BLEU, signature)``, smallest first: a larger
+    beam replaces the one chosen so far only where it beats it by ``MIN_GAIN`` (scores compared at
+    sacreBLEU's two decimals)."""
     scores, signature = [], ""
     chosen = None
     for beam in beams:
