@@ -207,14 +207,14 @@ def row(name, kind, median, beam=None, bleu=20.0):
     return {"name": name, "kind": kind, "beam": beam, "latency_ms": {"median": median}, "bleu": bleu}
 
 
-def test_the_notes_say_at_which_length_each_vqnat_row_decoded():
+def test_the_notes_say_at_which_length_and_latent_beam_each_vqnat_row_decoded():
     from vqnat.bench.report import _length_notes
 
-    report = {"systems": [{"name": "ar", "decoding_length": None},
-                          {"name": "chosen", "decoding_length": {"scale": 1.1, "exact": True}},
-                          {"name": "plain", "decoding_length": {"scale": 1.0, "exact": False}}]}
+    report = {"systems": [{"name": "ar", "decoding_length": None, "latent_beam": None},
+                          {"name": "chosen", "decoding_length": {"scale": 1.1, "exact": True}, "latent_beam": 4},
+                          {"name": "plain", "decoding_length": {"scale": 1.0, "exact": False}, "latent_beam": 1}]}
     assert _length_notes(report) == ["- Decoding length (vqnat rows, times the predicted length; exact: no EOS "
-                                     "before it): chosen: 1.1x, exact; plain: 1x."]
+                                     "before it): chosen: 1.1x, exact, latent beam 4; plain: 1x."]
     assert _length_notes({"systems": [{"name": "ar", "decoding_length": None}]}) == []
 
 
@@ -373,7 +373,7 @@ def test_vqnat_steps_are_one_latent_predictor_pass_per_latent_plus_one_decoder_p
     checkpoint = train_tiny(bench_data, tmp_path / "vqnat", "vqnat", "--recipe", "paper", updates="10")
     result = measure_in_process(bench_data, checkpoint)
     assert result["kind"] == "vqnat"
-    assert result["decoding_length"] == {"scale": 1.0, "exact": False}
+    assert result["decoding_length"] == {"scale": 1.0, "exact": False} and result["latent_beam"] == 1
     latents = latents_decoded(bench_data, checkpoint)
     assert min(latents) >= 1
     assert result["steps"]["per_sentence"] == [count + 1 for count in latents]

@@ -46,12 +46,12 @@ def choose_latent_beam(score: Callable[[int], Tuple[float, str]], beams: Sequenc
     beam replaces the one chosen so far only where it beats it by ``MIN_GAIN`` (scores compared at
     sacreBLEU's two decimals)."""
     scores, signature = [], ""
-    chosen = None
+    chosen, chosen_bleu = None, None
     for beam in beams:
         bleu, signature = score(beam)
         scores.append(round(bleu, 2))
-        if chosen is None or scores[-1] >= round(scores[beams.index(chosen)] + MIN_GAIN, 2):
-            chosen = beam
+        if chosen is None or scores[-1] >= round(chosen_bleu + MIN_GAIN, 2):
+            chosen, chosen_bleu = beam, scores[-1]
     return {"beams": list(beams), "subset": subset, "length": list(length), "bleu": scores, "chosen": chosen,
             "signature": signature}
 
