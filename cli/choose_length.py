@@ -14,7 +14,7 @@ from vqnat_cli.number_list import NumberList
               help="Length scales to try, each with and without --exact-length. When the best is the largest "
                    "(smallest) of them, scales a step beyond are tried while each gains 0.1 valid BLEU or more "
                    "(at most 10).")
-@click.option("--latent-beams", type=NumberList("beam"), default="1", show_default=True,
+@click.option("--latent-beams", type=NumberList("beam", metavar="INT[,INT...]"), default="1", show_default=True,
               help="Beams over the codes to try at the chosen length (an autoregressive latent predictor's); a "
                    "larger one is chosen only where it gains 0.1 valid BLEU or more over the one chosen among the "
                    "smaller ones.")

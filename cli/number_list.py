@@ -1,14 +1,14 @@
-"""The click type of the candidate lists chosen on the valid split (``--lenpen``, ``--scales``)."""
+"""The click type of the candidate lists chosen on the valid split (``--lenpen``, ``--scales``,
+``--latent-beams``)."""
 import click
 
 
 class NumberList(click.ParamType):
-    """One number or several, comma-separated; ``what`` names one in errors."""
+    """One number or several, comma-separated; ``what`` names one in errors, ``metavar`` shows the kind in help."""
 
-    name = "FLOAT[,FLOAT...]"
-
-    def __init__(self, what: str):
+    def __init__(self, what: str, metavar: str = "FLOAT[,FLOAT...]"):
         self.what = what
+        self.name = metavar
 
     def convert(self, value, param, ctx):
         if isinstance(value, list):

@@ -180,3 +180,8 @@ def test_a_beam_over_a_parallel_predictor_s_codes_is_refused_and_nothing_is_writ
     assert checkpoint.read_bytes() == before
     bad = choose(toy_data, checkpoint, "--latent-beams", "0,1")
     assert bad.exit_code == 1 and "--latent-beams must be whole numbers >= 1" in bad.output
+
+
+def test_the_help_shows_beams_as_whole_numbers_and_scales_as_numbers():
+    shown = CliRunner().invoke(cli, ["choose-length", "-h"]).output
+    assert "--latent-beams INT[,INT...]" in shown and "--scales FLOAT[,FLOAT...]" in shown
