@@ -67,6 +67,8 @@ class Translator:
         self.generation: Dict = {"beam": beam, **generation}
         if latent_beam is not None:
             self.generation["latent_beam"] = latent_beam
+        if (self.generation.get("latent_samples") or 1) > 1:
+            self.generation.setdefault("latent_beam", 1)  # sampled codes replace the model's own beam
         self.task = self.hub.task
         self.device = next(self.model.parameters()).device
         self._refuse_latent_options_the_model_cannot_take()
@@ -82,8 +84,6 @@ class Translator:
         say so before any sentence is translated."""
         parallel = getattr(self.model, "parallel", None)
         samples = self.generation.get("latent_samples") or 1
-        if samples > 1 and "latent_beam" not in self.generation:  # sampled codes replace the model's own beam
-            self.generation["latent_beam"] = 1
         beam = self.generation.get("latent_beam") or getattr(self.task.cfg, "latent_beam", 1) or 1
         if parallel is True and beam > 1:
             raise TranslationError("--latent-beam searches an autoregressive latent predictor; this model's is "
