@@ -125,19 +125,58 @@ def test_a_larger_latent_beam_is_chosen_only_where_it_gains_enough_valid_bleu():
         with pytest.raises(ValueError, match="--latent-beams must be whole numbers >= 1"):
             beams_of(bad)
     scores = {1: 20.0, 2: 20.0 + MIN_GAIN / 2, 4: 20.0 + MIN_GAIN}
-    choice = choose_latent_beam(lambda beam: (scores[beam], "sig"), (1, 2, 4), "valid", [1.2, False])
+    choose = lambda beams, length: choose_latent_beam(lambda beam: (scores[beam], "sig"), beams, "valid", length,
+                                                      max_p=1)
+    choice = choose((1, 2, 4), [1.2, False])
     assert choice["chosen"] == 4 and choice["bleu"] == [20.0, 20.05, 20.1] and choice["length"] == [1.2, False]
+    assert choice["p"] == [None, None, None] and choice["max_p"] == 1  # no test asked for: none run
     scores[4] = 20.0 + MIN_GAIN / 2
-    assert choose_latent_beam(lambda beam: (scores[beam], "sig"), (1, 2, 4), "valid", [1.0, True])["chosen"] == 1
+    assert choose((1, 2, 4), [1.0, True])["chosen"] == 1
     scores[1] = 21.0
-    assert choose_latent_beam(lambda beam: (scores[beam], "sig"), (1, 4), "valid", [1.0, True])["chosen"] == 1
+    assert choose((1, 4), [1.0, True])["chosen"] == 1
+
+
+def test_a_larger_latent_beam_s_gain_must_also_be_significant():
+    from vqnat.generation.latent_beam_choice import MAX_P, choose_latent_beam
+
+    scores = {1: 20.0, 2: 20.05, 4: 21.0, 8: 21.5}
+    p_values = {(1, 4): MAX_P * 2, (1, 8): MAX_P, (8, 4): 0.0}
+    tested = []
+
+    def p_value(chosen, beam):
+        tested.append((chosen, beam))
+        return p_values[chosen, beam]
+
+    choice = choose_latent_beam(lambda beam: (scores[beam], "sig"), (1, 2, 4, 8), "valid", [1.0, False], p_value)
+    assert choice["chosen"] == 8 and choice["max_p"] == MAX_P
+    assert tested == [(1, 4), (1, 8)]  # beam 2 gains too little to be tested; 4 is tested and not kept
+    assert choice["p"] == [None, None, MAX_P * 2, MAX_P] and choice["against"] == [None, None, 1, 1]
+    p_values[1, 8] = MAX_P * 1.01
+    assert choose_latent_beam(lambda beam: (scores[beam], "sig"), (1, 4, 8), "valid", [1.0, False],
+                              p_value)["chosen"] == 1
+    with pytest.raises(ValueError, match="paired test"):
+        choose_latent_beam(lambda beam: (scores[beam], "sig"), (1, 4), "valid", [1.0, False])
+
+
+def test_the_paired_bootstrap_tells_a_real_gain_from_one_changed_sentence():
+    import random
+
+    from vqnat.scoring import paired_bootstrap_p
+
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(300)]
+    references = [" ".join(rng.choice(words) for _ in range(12)) for _ in range(300)]
+    halves = [" ".join(reference.split()[:6]) for reference in references]
+    assert paired_bootstrap_p(halves, references, references) <= 0.01
+    one_changed = halves[:-1] + [references[-1]]
+    assert paired_bootstrap_p(halves, one_changed, references) > 0.2
 
 
 @pytest.mark.slow
 def test_the_latent_beam_chosen_at_the_chosen_length_becomes_the_model_s_default(toy_data, tmp_path, monkeypatch):
     import torch
 
-    from vqnat.generation.latent_beam_choice import MIN_GAIN
+    from vqnat.generation.latent_beam_choice import MAX_P, MIN_GAIN
     from vqnat.translate import Translator
 
     checkpoint = tmp_path / "pairs" / "checkpoint_last.pt"
@@ -151,12 +190,17 @@ def test_the_latent_beam_chosen_at_the_chosen_length_becomes_the_model_s_default
     beams = {int(line.split("--latent-beam ")[1]): float(line.split("BLEU = ")[1].split(" with ")[0])
              for line in lines if "--latent-beam " in line and "BLEU = " in line}
     assert set(beams) == {1, 3} and beams[1] == one_pass
-    expected = 3 if beams[3] >= round(beams[1] + MIN_GAIN, 2) else 1
+    gains = beams[3] >= round(beams[1] + MIN_GAIN, 2)
+    tested = [line for line in lines if "paired bootstrap p = " in line]
+    assert len(tested) == gains and all(line.endswith("against --latent-beam 1)") for line in tested)
+    significant = gains and float(tested[0].split("p = ")[1].split(" ")[0]) <= MAX_P
+    expected = 3 if significant else 1
     assert lines[-1].split(" decodes with ")[1].split(" (")[0].endswith(f"--latent-beam {expected}")
 
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     assert state["cfg"]["task"]["latent_beam"] == expected
     assert state["extra_state"]["latent_beam_choice"]["bleu"] == [beams[1], beams[3]]
+    assert state["extra_state"]["latent_beam_choice"]["max_p"] == MAX_P
     assert Translator(str(checkpoint), str(toy_data)).generator.latent_beam == expected
     assert Translator(str(checkpoint), str(toy_data), latent_beam=2).generator.latent_beam == 2
     sampled = Translator(str(checkpoint), str(toy_data), latent_samples=2).generator
@@ -165,6 +209,12 @@ def test_the_latent_beam_chosen_at_the_chosen_length_becomes_the_model_s_default
     monkeypatch.setattr("vqnat.translate.Translator.__init__", lambda *args, **kwargs: pytest.fail("decoded"))
     again = choose(toy_data, checkpoint, "--scales", "1.0", "--latent-beams", "1,3")
     assert again.exit_code == 0 and again.stdout == result.stdout
+    monkeypatch.undo()
+    on_gain_alone = choose(toy_data, checkpoint, "--scales", "1.0", "--latent-beams", "1,3", "--latent-beam-p", "1")
+    assert on_gain_alone.exit_code == 0 and "paired bootstrap" not in on_gain_alone.stdout
+    assert on_gain_alone.stdout.splitlines()[-1].split(" (")[0].endswith(f"--latent-beam {3 if gains else 1}")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    assert state["extra_state"]["latent_beam_choice"]["max_p"] == 1
 
 
 @pytest.mark.slow

@@ -88,9 +88,9 @@ else
   MODEL="$WORK/vqnat/checkpoint_last.pt"
 fi
 # the decoding length it translates valid best with (1.0-1.2x the predicted one, exact or not), then the beam
-# over its codes at that length (a beam of 4 gained on the Bible; on the software messages valid chose it
-# for a gain inside its noise and test lost: BENCHMARKS.md, LATENT_BEAMS=1 keeps one pass), recorded in the
-# checkpoint: generate and bench below decode with them
+# over its codes at that length, kept only for a valid gain the paired bootstrap finds significant (on the
+# software messages a gain inside the noise chose a beam that lost on test: BENCHMARKS.md; LATENT_BEAMS=1
+# keeps one pass), recorded in the checkpoint: generate and bench below decode with them
 $VQNAT choose-length --data "$WORK/data" --checkpoint "$MODEL" --latent-beams "$LATENT_BEAMS"
 
 # ---- 5. test translations with sacreBLEU -------------------------------------------------------------------

@@ -5,15 +5,17 @@ measured and loses 0.55-0.57 on the software messages (BENCHMARKS.md), so whethe
 model and the corpus: like the decoding length (``length_choice``), it is chosen per model on valid and
 written into the checkpoint's task settings, which ``vqnat generate``, ``vqnat bench``, the Python API and
 every engine decode with unless told otherwise. A larger beam costs latent predictor time, so it has to beat
-the beam chosen among the smaller ones by ``MIN_GAIN`` valid BLEU. That is inside the noise of a valid split
-of 1,500 short sentences: on the software messages it chose the beam of 4 (+0.64, paired bootstrap p = 0.12)
-that loses on test (BENCHMARKS.md, "`run.sh` as it is now"). The scores travel with the choice: a rerun
-with the same beams at the same length decodes nothing.
+the beam chosen among the smaller ones by ``MIN_GAIN`` valid BLEU, and by a gain that sacreBLEU's paired
+bootstrap finds significant at ``MAX_P``: 0.1 BLEU alone is inside the noise of a valid split of 1,500 short
+sentences, where it chose the beam of 4 (+0.64, p = 0.12) that loses on test (BENCHMARKS.md, "`run.sh` as it
+is now"). The scores travel with the choice: a rerun with the same beams, length and ``MAX_P`` decodes nothing.
 """
-from typing import Callable, Dict, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 #: What a larger beam has to gain over the one chosen among the smaller (sacreBLEU's two decimals) to be chosen.
 MIN_GAIN = 0.1
+#: The paired bootstrap's p-value a larger beam's gain must not exceed; 1 leaves ``MIN_GAIN`` alone to decide.
+MAX_P = 0.05
 #: Where the scores are kept in the checkpoint, beside ``length_choice``'s.
 RECORD_KEY = "latent_beam_choice"
 
@@ -34,28 +36,36 @@ def refuse_beams_over_parallel_codes(state: Dict, beams: Sequence[int], path) ->
                          "give 1")
 
 
-def recorded_beam_choice(state: Dict, beams: Sequence[int], subset: str, length: Sequence) -> Dict:
-    """The choice recorded in ``state`` among these beams on this split at this length ({} when there is none)."""
+def recorded_beam_choice(state: Dict, beams: Sequence[int], subset: str, length: Sequence, max_p: float) -> Dict:
+    """The choice recorded in ``state`` among these beams on this split at this length and ``max_p`` ({} when
+    there is none)."""
     choice = (state.get("extra_state") or {}).get(RECORD_KEY) or {}
     same = (choice.get("beams") == list(beams) and choice.get("subset") == subset
-            and choice.get("length") == list(length))
+            and choice.get("length") == list(length) and choice.get("max_p") == max_p)
     return choice if same else {}
 
 
 def choose_latent_beam(score: Callable[[int], Tuple[float, str]], beams: Sequence[int], subset: str,
-                       length: Sequence) -> Dict:
+                       length: Sequence, p_value: Optional[Callable[[int, int], float]] = None,
+                       max_p: float = MAX_P) -> Dict:
     """The beam valid translates best with by ``score(beam) -> (BLEU, signature)``, smallest first: a larger
     beam replaces the one chosen so far only where it beats it by ``MIN_GAIN`` (scores compared at
-    sacreBLEU's two decimals)."""
-    scores, signature = [], ""
+    sacreBLEU's two decimals) and, unless ``max_p`` is 1, where ``p_value(chosen, beam)`` (a paired test of
+    the two beams' translations) is at most ``max_p``."""
+    if max_p < 1 and p_value is None:
+        raise ValueError("a latent beam chosen at max_p < 1 needs a paired test of two beams' translations")
+    scores, p_values, against, signature = [], [], [], ""
     chosen, chosen_bleu = None, None
     for beam in beams:
         bleu, signature = score(beam)
         scores.append(round(bleu, 2))
-        if chosen is None or scores[-1] >= round(chosen_bleu + MIN_GAIN, 2):
+        gains = chosen is not None and scores[-1] >= round(chosen_bleu + MIN_GAIN, 2)
+        p_values.append(p_value(chosen, beam) if gains and max_p < 1 else None)
+        against.append(chosen if gains and max_p < 1 else None)
+        if chosen is None or (gains and (p_values[-1] is None or p_values[-1] <= max_p)):
             chosen, chosen_bleu = beam, scores[-1]
-    return {"beams": list(beams), "subset": subset, "length": list(length), "bleu": scores, "chosen": chosen,
-            "signature": signature}
+    return {"beams": list(beams), "subset": subset, "length": list(length), "bleu": scores, "max_p": max_p,
+            "p": p_values, "against": against, "chosen": chosen, "signature": signature}
 
 
 def set_beam_choice(state: Dict, choice: Dict) -> None:
