@@ -36,8 +36,8 @@ def choose_length(data, checkpoint, scales, latent_beams, latent_beam_p, subset,
     or more (a longer length costs latent steps). The length is chosen in one pass over the codes.
 
     `vqnat generate`, `vqnat bench` and the Python API then decode with them unless given --length-scale,
-    --[no-]exact-length or --latent-beam. Rerun with the same candidates, it decodes only what the recorded
-    scores lack."""
+    --[no-]exact-length or --latent-beam. Rerun with the same candidates and --latent-beam-p, it decodes only
+    what the recorded scores lack."""
     import functools
     from pathlib import Path
 
