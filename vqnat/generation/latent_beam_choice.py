@@ -7,8 +7,9 @@ written into the checkpoint's task settings, which ``vqnat generate``, ``vqnat b
 every engine decode with unless told otherwise. A larger beam costs latent predictor time, so it has to beat
 the beam chosen among the smaller ones by ``MIN_GAIN`` valid BLEU, and by a gain that sacreBLEU's paired
 bootstrap finds significant at ``MAX_P``: 0.1 BLEU alone is inside the noise of a valid split of 1,500 short
-sentences, where it chose the beam of 4 (+0.64, p = 0.12) that loses on test (BENCHMARKS.md, "`run.sh` as it
-is now"). The scores travel with the choice: a rerun with the same beams, length and ``MAX_P`` decodes nothing.
+sentences, where it chose the beam of 4 (+0.64, p = 0.12) that loses on test (BENCHMARKS.md, "`run.sh` with
+the 0.1-BLEU latent beam rule"). The scores travel with the choice: a rerun with the same beams, length and
+``max_p`` decodes nothing.
 """
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
