@@ -75,7 +75,7 @@ def choose_length(data, checkpoint, scales, latent_beams, latent_beam_p, subset,
     def score(candidate):
         if candidate in known:  # scored by an earlier run on the same grid: the rule is applied again, not decoded
             return known[candidate], record["signature"]
-        return sacrebleu_score(translations(*candidate, 1), decoding()[2])
+        return bleu_of(*candidate, 1)
 
     @functools.lru_cache(maxsize=None)
     def translations(length_scale, exact_length, latent_beam):
@@ -85,6 +85,9 @@ def choose_length(data, checkpoint, scales, latent_beams, latent_beam_p, subset,
                                                latent_beam=latent_beam)
         return [translator.detokenize(tokens) for tokens in translator.generate(sources, generator)]
 
+    def bleu_of(length_scale, exact_length, latent_beam):
+        return sacrebleu_score(translations(length_scale, exact_length, latent_beam), decoding()[2])
+
     choice = choose(score, candidates, subset)
     length = choice["chosen"]
     one_pass = dict(zip(map(tuple, choice["candidates"]), choice["bleu"]))[tuple(length)]
@@ -93,7 +96,7 @@ def choose_length(data, checkpoint, scales, latent_beams, latent_beam_p, subset,
     def beam_score(beam):
         if beam == 1:  # the length was chosen in one pass
             return one_pass, choice["signature"]
-        return sacrebleu_score(translations(*length, beam), decoding()[2])
+        return bleu_of(*length, beam)
 
     def p_value(chosen, beam):
         return paired_bootstrap_p(translations(*length, chosen), translations(*length, beam), decoding()[2])

@@ -216,6 +216,14 @@ def test_the_latent_beam_chosen_at_the_chosen_length_becomes_the_model_s_default
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     assert state["extra_state"]["latent_beam_choice"]["max_p"] == 1
 
+    monkeypatch.setattr("vqnat.generation.latent_beam_choice.MIN_GAIN", -100.0)  # every beam gains: all tested
+    tested_run = choose(toy_data, checkpoint, "--scales", "1.0", "--latent-beams", "1,3")
+    assert tested_run.exit_code == 0, tested_run.output
+    record = torch.load(checkpoint, map_location="cpu", weights_only=False)["extra_state"]["latent_beam_choice"]
+    assert record["against"] == [None, 1] and record["p"][0] is None and 0 < record["p"][1] <= 1
+    assert f"--latent-beam 3 (paired bootstrap p = {record['p'][1]:.3f} against --latent-beam 1)" in tested_run.stdout
+    assert record["chosen"] == (3 if record["p"][1] <= MAX_P else 1)
+
 
 @pytest.mark.slow
 def test_a_beam_over_a_parallel_predictor_s_codes_is_refused_and_nothing_is_written(briefly_trained, toy_data,
