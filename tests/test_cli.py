@@ -30,6 +30,14 @@ def test_help_does_not_import_fairseq():
     assert out.split() == ["False", "False"]
 
 
+def test_version_names_vqnat_and_its_libraries():
+    import vqnat
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"vqnat {vqnat.__version__} (fairseq-fixed ")
+    assert f"torch {torch.__version__.split('+')[0]}" in result.output
+
+
 def test_unknown_preset_is_a_usage_error(toy_data, tmp_path):
     result = CliRunner().invoke(cli, ["train", "teacher", str(toy_data), "--save-dir", str(tmp_path / "t"),
                                       "--preset", "huge"])
