@@ -36,6 +36,10 @@ def test_version_names_vqnat_and_its_libraries():
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"vqnat {vqnat.__version__} (fairseq-fixed ")
     assert f"torch {torch.__version__.split('+')[0]}" in result.output
+    code = ("import sys; from vqnat_cli.main import cli; cli(['--version'], standalone_mode=False); "
+            "print('fairseq' in sys.modules, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[0].startswith("vqnat ") and out.splitlines()[1].split() == ["False", "False"]
 
 
 def test_unknown_preset_is_a_usage_error(toy_data, tmp_path):
